@@ -1,0 +1,105 @@
+"""The event record: one JSON object per line in `<run>/events/<node>.jsonl`.
+
+Every node (DNS, SeGW, HMS, HNB-GW, HNB) writes the same record, so the flow matcher and
+the ladder diagram read one shape:
+
+    time     float, seconds since the epoch (UTC), when the node saw or did the thing
+    node     str, the node that wrote the record (topology node name)
+    kind     str, dotted "<area>.<what>", e.g. "dns.query", "cwmp.rx", "ike.up", "node.ready"
+    peer     str | None, the other end (node name when known, else an address)
+    summary  str, one line a person reads ("Inform 0 BOOTSTRAP,1 BOOT")
+    fields   dict, machine-readable details; messages carry "dir": "in" | "out" and
+             "msg" (the message name, e.g. "Inform", "SetParameterValuesResponse")
+
+Writers append and flush a whole line at a time, so a reader sees complete records even
+while the node runs; readers skip a torn last line instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    time: float
+    node: str
+    kind: str
+    peer: str | None
+    summary: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), default=str)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Event:
+        return cls(
+            time=float(d["time"]),
+            node=str(d["node"]),
+            kind=str(d["kind"]),
+            peer=d.get("peer"),
+            summary=str(d.get("summary", "")),
+            fields=dict(d.get("fields") or {}),
+        )
+
+
+class EventLog:
+    """Appends events of one node to a JSON-lines file (or keeps them in memory when
+    `path` is None, for in-process tests). Thread-safe; also mirrors each event to logging."""
+
+    def __init__(self, node: str, path: Path | str | None = None) -> None:
+        self.node = node
+        self.path = Path(path) if path else None
+        self._lock = threading.Lock()
+        self.memory: list[Event] = []
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def emit(self, kind: str, summary: str, peer: str | None = None, **fields: Any) -> Event:
+        ev = Event(time=time.time(), node=self.node, kind=kind, peer=peer, summary=summary,
+                   fields=fields)
+        line = ev.to_json() + "\n"
+        with self._lock:
+            self.memory.append(ev)
+            if self.path:
+                with self.path.open("a", encoding="utf-8") as f:
+                    f.write(line)
+        log.info("%s %s%s", kind, summary, f" <-> {peer}" if peer else "")
+        return ev
+
+
+def read_events(paths: Iterable[Path | str]) -> list[Event]:
+    """All events of the given files, ordered by time. A malformed line is skipped with a
+    warning that names the file and line (a node killed mid-write leaves a torn line)."""
+    out: list[Event] = []
+    for p in paths:
+        out.extend(_read_one(Path(p)))
+    out.sort(key=lambda e: e.time)
+    return out
+
+
+def _read_one(path: Path) -> Iterator[Event]:
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield Event.from_dict(json.loads(line))
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("%s:%d: skipped malformed event line (%s)", path, n, exc)
+
+
+def read_run_events(run_dir: Path | str) -> list[Event]:
+    return read_events(sorted((Path(run_dir) / "events").glob("*.jsonl")))
