@@ -1,0 +1,49 @@
+"""`python -m lab.nodes.segw --config FILE`: a Security Gateway node.
+
+Settings: fqdn, pool (inner address pool, split in two halves for 5.2.2), dns (the inner DNS
+node handed out in the IKEv2 configuration payload). The config's "pki" gives ca/cert/key.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+from lab.nodes import charon
+from lab.nodes.common import NodeConfig, load_config, setup_logging, signal_ready
+from lab.nodes.segw.gateway import Gateway
+
+
+def build(cfg: NodeConfig) -> Gateway:
+    topo = cfg.raw.get("topology", {})
+    nets = topo.get("networks", {})
+    public = [a for n, a in cfg.addresses.items() if nets.get(n, {}).get("kind") == "public"]
+    mno = [nets[n]["subnet"] for n in cfg.addresses if nets.get(n, {}).get("kind") == "mno"]
+    if not public or not mno:
+        raise SystemExit(f"{cfg.node}: a SeGW needs an address on a public and an mno network")
+    dns_node = cfg.settings.get("dns")
+    inner_dns = None
+    if dns_node:
+        inner_dns = next(iter(topo["nodes"][dns_node]["addresses"].values()))
+    return Gateway(cfg.node, cfg.settings, public[0], mno, inner_dns, cfg.raw["pki"],
+                   cfg.events())
+
+
+def main() -> None:
+    cfg = load_config()
+    setup_logging(cfg.node)
+    gw = build(cfg)
+    daemon = charon.Charon()
+    daemon.start()
+    stop = threading.Event()
+    charon.listen(["ike-updown", "child-updown", "log"], gw.on_vici_event, stop)
+    gw.configure()
+    signal_ready(gw.events, fqdn=gw.fqdn, pool=gw.pools[gw.active_pool],
+                 mno=gw.mno_subnets, inner_dns=gw.inner_dns)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+    daemon.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Operator controls of a running SeGW, run inside its container:
+
+    python -m lab.nodes.segw.ctl --config FILE list-sas
+    python -m lab.nodes.segw.ctl --config FILE disconnect IDENTITY
+    python -m lab.nodes.segw.ctl --config FILE readdress IDENTITY
+
+`hnblab` calls these through `hnblab exec`. They talk to charon over VICI directly and
+record what they did in the SeGW's events file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from lab.nodes import charon
+from lab.nodes.common import NodeConfig
+from lab.nodes.segw.__main__ import build
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="segw-ctl")
+    ap.add_argument("--config", required=True)
+    ap.add_argument("verb", choices=["list-sas", "disconnect", "readdress"])
+    ap.add_argument("identity", nargs="?")
+    args = ap.parse_args(argv)
+    if args.verb == "list-sas":
+        json.dump(charon.list_sas(), sys.stdout, indent=2)
+        print()
+        return 0
+    if not args.identity:
+        ap.error(f"{args.verb} needs an HNB identity")
+    with open(args.config) as f:
+        gw = build(NodeConfig.from_dict(json.load(f)))
+    # The running gateway's active pool is whatever the loaded connection says.
+    conns = charon.decode(list(charon.session().list_conns()))
+    pools = [c.get("pools", []) for entry in conns for c in entry.values()]
+    gw.active_pool = "b" if any("pool-b" in p for p in pools) else "a"
+    if args.verb == "disconnect":
+        print(gw.disconnect(args.identity))
+    else:
+        print(gw.readdress(args.identity))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

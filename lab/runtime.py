@@ -1,0 +1,389 @@
+"""The Docker engine driver: networks, containers, routes, capture, readiness, teardown.
+
+The only module that talks to Docker (through the docker SDK). Every object it makes
+carries the labels `hnblab.lab=<lab>` (plus node/role/run_dir on containers), so `down`
+removes exactly one lab and `down --all` finds every leftover.
+
+Layout of a lab called L with run directory R:
+  networks   L-<net>       internal bridge, the topology's subnet, bridge device hl<hash>
+  containers L-<node>      the node image, fixed addresses, `python -m lab.nodes.<role>`
+  container  L-capture     host network namespace, one tcpdump per lab bridge -> R/pcap/
+R is bind-mounted at /run/hnblab in every container, the project's lab/ read-only at
+/opt/hnblab/lab (so a code change needs no image rebuild).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shlex
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+from lab.topology import Node, Topology
+
+ROOT = Path(__file__).resolve().parent.parent
+LABEL = "hnblab.lab"
+RUN_MOUNT = "/run/hnblab"
+CODE_MOUNT = "/opt/hnblab/lab"
+
+_client: docker.DockerClient | None = None
+
+
+class RuntimeError_(RuntimeError):
+    """A lab could not be brought up or acted on; the message says which node and why."""
+
+
+def client() -> docker.DockerClient:
+    global _client
+    if _client is None:
+        try:
+            _client = docker.from_env(timeout=120)
+            _client.ping()
+        except docker.errors.DockerException as exc:
+            raise RuntimeError_(f"cannot reach the Docker engine: {exc}") from exc
+    return _client
+
+
+# ---- images (used by lab.images) ------------------------------------------------------
+
+
+def image_exists(tag: str) -> bool:
+    try:
+        client().images.get(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def try_pull(ref: str) -> bool:
+    try:
+        client().images.pull(ref)
+        return True
+    except docker.errors.DockerException:
+        return False
+
+
+def import_image(stream: IO[bytes], tag: str) -> None:
+    repo, _, t = tag.partition(":")
+    client().api.import_image_from_stream(stream, repository=repo, tag=t or "latest")
+
+
+def build_image(ctx: Path, tag: str, buildargs: dict[str, str],
+                progress: Callable[[str], None]) -> None:
+    for chunk in client().api.build(path=str(ctx), tag=tag, buildargs=buildargs, rm=True,
+                                    forcerm=True, decode=True, labels={"hnblab.image": "node"}):
+        if "error" in chunk:
+            raise RuntimeError_(f"docker build of {tag} failed: {chunk['error'].strip()}")
+        line = str(chunk.get("stream", "")).strip()
+        if line.startswith("Step "):
+            progress(line)
+
+
+def image_tags(prefix: str) -> list[str]:
+    return sorted(t for img in client().images.list() for t in img.tags if t.startswith(prefix))
+
+
+# ---- labs ------------------------------------------------------------------------------
+
+
+def container_name(lab: str, node: str) -> str:
+    return f"{lab}-{node}"
+
+
+def bridge_name(lab: str, net: str) -> str:
+    # Linux caps interface names at 15 characters: a stable hash keeps two labs apart.
+    return "hl" + hashlib.sha1(f"{lab}/{net}".encode()).hexdigest()[:10]
+
+
+@dataclass
+class NodeStatus:
+    node: str
+    role: str
+    addresses: str
+    state: str
+
+
+def running_labs() -> dict[str, str]:
+    """lab name -> run directory, for every lab that has containers."""
+    out: dict[str, str] = {}
+    for c in client().containers.list(all=True, filters={"label": LABEL}):
+        out.setdefault(c.labels[LABEL], c.labels.get("hnblab.run_dir", ""))
+    return out
+
+
+def pick_lab(name: str | None) -> str:
+    labs = running_labs()
+    if name:
+        if name not in labs:
+            raise RuntimeError_(f"no lab named {name!r} is running"
+                                + (f" (running: {', '.join(sorted(labs))})" if labs else ""))
+        return name
+    if len(labs) == 1:
+        return next(iter(labs))
+    if not labs:
+        raise RuntimeError_("no lab is running (start one with: hnblab up -t FILE)")
+    raise RuntimeError_(f"several labs are running ({', '.join(sorted(labs))}): "
+                        "say which with --name")
+
+
+def node_container(lab: str, node: str) -> Container:
+    try:
+        return client().containers.get(container_name(lab, node))
+    except docker.errors.NotFound:
+        nodes = sorted(c.labels.get("hnblab.node", "?") for c in _containers(lab))
+        raise RuntimeError_(f"lab {lab} has no node {node!r} (nodes: {', '.join(nodes)})") \
+            from None
+
+
+def _containers(lab: str) -> list[Container]:
+    return client().containers.list(all=True, filters={"label": f"{LABEL}={lab}"})
+
+
+def node_config(topo: Topology, node: Node, lab: str) -> dict[str, Any]:
+    """What a node reads at start: who it is, where to write, its settings, and the
+    topology facts it may need (addresses of other nodes, zone records)."""
+    return {
+        "node": node.name, "role": node.role, "lab": lab, "run_dir": RUN_MOUNT,
+        "events": f"{RUN_MOUNT}/events/{node.name}.jsonl",
+        "addresses": {k: str(v) for k, v in node.addresses.items()},
+        "settings": node.settings,
+        "topology": {
+            "nodes": {n.name: {"role": n.role,
+                               "addresses": {k: str(v) for k, v in n.addresses.items()},
+                               "settings": n.settings}
+                      for n in topo.nodes.values()},
+            "zones": {z: {f: str(a) for f, a in recs.items()} for z, recs in topo.zones.items()},
+            "networks": {n.name: {"subnet": str(n.subnet), "kind": n.kind}
+                         for n in topo.networks.values()},
+        },
+    }
+
+
+def _entry_command(topo: Topology, node: Node) -> list[str]:
+    # Routes go in before the node program starts, in the same shell: no extra exec.
+    steps = [f"ip route replace {r.destination} via {r.via}"
+             for r in topo.routes() if r.node == node.name]
+    steps.append(f"exec python -m lab.nodes.{node.role} --config "
+                 f"{RUN_MOUNT}/config/{node.name}.json")
+    return ["/bin/sh", "-c", " && ".join(steps)]
+
+
+def up(topo: Topology, lab: str, run_dir: Path, image: str, *, timeout: float = 30.0,
+       progress: Callable[[str], None] = lambda s: None) -> dict[str, float]:
+    """Create and start the lab; returns each node's seconds from start to ready.
+    On any failure or Ctrl-C, removes what it made and re-raises."""
+    if lab in running_labs():
+        raise RuntimeError_(f"a lab named {lab!r} is already running (hnblab down --name {lab})")
+    for sub in ("config", "events", "logs", "pcap"):
+        (run_dir / sub).mkdir(parents=True, exist_ok=True)
+    for node in topo.nodes.values():
+        (run_dir / "config" / f"{node.name}.json").write_text(
+            json.dumps(node_config(topo, node, lab), indent=2))
+    try:
+        return _up(topo, lab, run_dir, image, timeout, progress)
+    except BaseException:
+        progress(f"up failed: removing what lab {lab} had made")
+        down(lab)
+        raise
+
+
+def _up(topo: Topology, lab: str, run_dir: Path, image: str, timeout: float,
+        progress: Callable[[str], None]) -> dict[str, float]:
+    dc = client()
+    labels = {LABEL: lab, "hnblab.run_dir": str(run_dir)}
+    nets = {}
+    for net in topo.networks.values():
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(
+            subnet=str(net.subnet), gateway=str(next(net.subnet.hosts())))])
+        nets[net.name] = dc.networks.create(
+            f"{lab}-{net.name}", driver="bridge", internal=True, ipam=ipam,
+            labels={**labels, "hnblab.network": net.name, "hnblab.kind": net.kind},
+            options={"com.docker.network.bridge.name": bridge_name(lab, net.name)})
+    progress(f"{len(nets)} networks created")
+    _start_capture(topo, lab, run_dir, image, labels)
+
+    mounts = {str(run_dir.resolve()): {"bind": RUN_MOUNT, "mode": "rw"},
+              str(ROOT / "lab"): {"bind": CODE_MOUNT, "mode": "ro"}}
+
+    def create(node: Node) -> Container:
+        first, *rest = node.addresses.items()
+        netcfg = dc.api.create_networking_config({
+            f"{lab}-{first[0]}": dc.api.create_endpoint_config(ipv4_address=str(first[1]))})
+        c = dc.api.create_container(
+            image, command=_entry_command(topo, node), name=container_name(lab, node.name),
+            hostname=node.name, labels={**labels, "hnblab.node": node.name,
+                                        "hnblab.role": node.role},
+            networking_config=netcfg,
+            host_config=dc.api.create_host_config(
+                binds=mounts, cap_add=["NET_ADMIN", "NET_RAW"],
+                devices=["/dev/net/tun:/dev/net/tun:rwm"] if node.needs_tun else None,
+                sysctls={"net.ipv4.ip_forward": "1"} if node.forwards else None,
+                network_mode=f"{lab}-{first[0]}", init=True))
+        container = dc.containers.get(c["Id"])
+        for net, addr in rest:
+            nets[net].connect(container, ipv4_address=str(addr))
+        return container
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        containers = dict(zip(topo.nodes, pool.map(create, topo.nodes.values()), strict=True))
+        t0 = time.monotonic()
+        list(pool.map(lambda c: c.start(), containers.values()))
+    progress(f"{len(containers)} containers started")
+    return wait_ready(lab, run_dir, list(topo.nodes), t0, timeout)
+
+
+def _start_capture(topo: Topology, lab: str, run_dir: Path, image: str,
+                   labels: dict[str, str]) -> None:
+    """One tcpdump per lab bridge, in a container on the host's network namespace, so the
+    pcaps cover the lab's whole life and go away with its label."""
+    cmds = [f"tcpdump -q -n -U -i {bridge_name(lab, n)} -w {RUN_MOUNT}/pcap/{n}.pcap "
+            f"2>>{RUN_MOUNT}/logs/capture.log &" for n in topo.networks]
+    script = " ".join(cmds) + " wait"
+    client().containers.run(
+        image, ["/bin/sh", "-c", script], name=f"{lab}-capture", detach=True,
+        network_mode="host", cap_add=["NET_ADMIN", "NET_RAW"], init=True,
+        labels={**labels, "hnblab.node": "capture", "hnblab.role": "capture"},
+        volumes={str(run_dir.resolve()): {"bind": RUN_MOUNT, "mode": "rw"}})
+    deadline = time.monotonic() + 10
+    want = [run_dir / "pcap" / f"{n}.pcap" for n in topo.networks]
+    while not all(p.exists() for p in want):
+        if time.monotonic() > deadline:
+            raise RuntimeError_(f"capture did not start: {_tail(run_dir / 'logs/capture.log')}")
+        time.sleep(0.02)
+
+
+def wait_ready(lab: str, run_dir: Path, nodes: Iterable[str], t0: float,
+               timeout: float) -> dict[str, float]:
+    pending = set(nodes)
+    ready: dict[str, float] = {}
+    deadline = t0 + timeout
+    while pending:
+        for node in sorted(pending):
+            f = run_dir / "events" / f"{node}.jsonl"
+            if f.exists() and '"kind":"node.ready"' in f.read_text():
+                ready[node] = time.monotonic() - t0
+                pending.discard(node)
+        if not pending:
+            break
+        for node in sorted(pending):
+            c = node_container(lab, node)
+            c.reload()
+            if c.status in ("exited", "dead"):
+                raise RuntimeError_(f"node {node} exited during start-up "
+                                    f"(code {c.attrs['State'].get('ExitCode')}); last log lines:\n"
+                                    + _last_lines(c))
+        if time.monotonic() > deadline:
+            node = sorted(pending)[0]
+            raise RuntimeError_(f"node {node} did not report ready within {timeout:.0f}s "
+                                f"(also waiting for: {', '.join(sorted(pending - {node})) or '-'});"
+                                f" last log lines:\n" + _last_lines(node_container(lab, node)))
+        time.sleep(0.05)
+    return ready
+
+
+def _last_lines(c: Container, n: int = 15) -> str:
+    text = c.logs(tail=n).decode(errors="replace").rstrip()
+    return "\n".join("  | " + ln for ln in text.splitlines()) or "  | (no output)"
+
+
+def _tail(path: Path, n: int = 5) -> str:
+    try:
+        return " / ".join(path.read_text().splitlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+def down(lab: str) -> list[str]:
+    """Remove every container and network of the lab (saving node logs into its run
+    directory first); returns the names removed."""
+    dc = client()
+    removed: list[str] = []
+    containers = _containers(lab)
+    # Stop the capture first so tcpdump flushes its pcaps.
+    containers.sort(key=lambda c: c.labels.get("hnblab.role") != "capture")
+
+    def remove(c: Container) -> str:
+        run_dir = c.labels.get("hnblab.run_dir")
+        node = c.labels.get("hnblab.node", c.name)
+        with contextlib.suppress(docker.errors.DockerException):
+            if c.status == "running":
+                c.stop(timeout=2 if node == "capture" else 1)
+            if run_dir and Path(run_dir, "logs").is_dir():
+                Path(run_dir, "logs", f"{node}.log").write_bytes(c.logs())
+        with contextlib.suppress(docker.errors.NotFound):
+            c.remove(force=True)
+        return c.name
+
+    if containers and containers[0].labels.get("hnblab.role") == "capture":
+        removed.append(remove(containers.pop(0)))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        removed += list(pool.map(remove, containers))
+    for net in dc.networks.list(filters={"label": f"{LABEL}={lab}"}):
+        with contextlib.suppress(docker.errors.NotFound):
+            net.remove()
+            removed.append(net.name)
+    return removed
+
+
+def down_all() -> list[str]:
+    dc = client()
+    labs = {c.labels[LABEL] for c in dc.containers.list(all=True, filters={"label": LABEL})}
+    labs |= {n.attrs["Labels"][LABEL] for n in dc.networks.list(filters={"label": LABEL})}
+    removed: list[str] = []
+    for lab in sorted(labs):
+        removed += down(lab)
+    return removed
+
+
+def leftovers(lab: str | None = None) -> list[str]:
+    """Names of containers and networks carrying the lab's label (or any hnblab label)."""
+    flt = {"label": f"{LABEL}={lab}" if lab else LABEL}
+    dc = client()
+    return ([c.name for c in dc.containers.list(all=True, filters=flt)]
+            + [n.name for n in dc.networks.list(filters=flt)])
+
+
+def status(lab: str) -> list[NodeStatus]:
+    rows = []
+    for c in sorted(_containers(lab), key=lambda c: c.name):
+        if c.labels.get("hnblab.role") == "capture":
+            continue
+        nets = c.attrs["NetworkSettings"]["Networks"]
+        addrs = ", ".join(f"{k.removeprefix(lab + '-')}={v['IPAddress']}"
+                          for k, v in sorted(nets.items()) if v.get("IPAddress"))
+        run_dir = Path(c.labels.get("hnblab.run_dir", "."))
+        node = c.labels.get("hnblab.node", c.name)
+        ev = run_dir / "events" / f"{node}.jsonl"
+        state = c.status
+        if state == "running":
+            state = "ready" if ev.exists() and '"kind":"node.ready"' in ev.read_text() \
+                else "starting"
+        rows.append(NodeStatus(node, c.labels.get("hnblab.role", "?"), addrs, state))
+    return rows
+
+
+def exec_in(lab: str, node: str, cmd: list[str]) -> tuple[int, str]:
+    c = node_container(lab, node)
+    if c.status != "running":
+        raise RuntimeError_(f"node {node} of lab {lab} is {c.status}, not running")
+    res = c.exec_run(cmd, demux=False)
+    return res.exit_code, (res.output or b"").decode(errors="replace")
+
+
+def logs(lab: str, node: str, tail: int | None = None) -> str:
+    c = node_container(lab, node)
+    return c.logs(tail=tail if tail else "all").decode(errors="replace")
+
+
+def shell_join(cmd: list[str]) -> str:
+    return shlex.join(cmd)
