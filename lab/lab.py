@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from lab import images, runtime, topology
+from lab import images, pki, runtime, topology
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs"
@@ -54,21 +55,51 @@ def bring_up(topo_file: Path, *, name: str | None = None, timeout: float = 60.0,
     image = images.ensure_node()
     run_dir = new_run_dir(lab_name)
     (run_dir / "topology.yaml").write_text(Path(topo_file).read_text())
-    _make_pki(topo, run_dir)
+    extra = make_pki(topo, run_dir)
     t0 = time.monotonic()
-    ready = runtime.up(topo, lab_name, run_dir, image, timeout=timeout, progress=progress)
+    ready = runtime.up(topo, lab_name, run_dir, image, extra=extra, timeout=timeout,
+                       progress=progress)
     return Lab(lab_name, topo, run_dir, ready, time.monotonic() - t0)
 
 
-def _make_pki(topo: topology.Topology, run_dir: Path) -> None:
-    """Operator PKI for the lab, when the PKI module is present (see lab.pki)."""
-    try:
-        from lab import pki
-    except ImportError:
-        return
-    maker = getattr(pki, "make_lab_pki", None)
-    if maker is not None:
-        maker(topo, run_dir / "pki")
+def hnb_identity(node: topology.Node) -> str:
+    """TS 25.469 HNB identity `1<OUI>-<SerialNumber>@<realm>` from the node's settings."""
+    st = node.settings
+    return st.get("identity_override") or (
+        f"1{st.get('oui', '00D0B2')}-{st.get('serial', node.name)}@"
+        f"{st.get('realm', 'hnb.operator.example')}")
+
+
+def make_pki(topo: topology.Topology, run_dir: Path) -> dict[str, dict[str, Any]]:
+    """The lab's operator PKI in <run>/pki; returns each node's extra config: the paths of
+    its CA, certificate and key as the node sees them. A node's `cert` setting picks a
+    negative variant: foreign (another CA), expired, or wrong-name (servers only)."""
+    p = pki.Pki.create(run_dir / "pki", topo.name)
+    out: dict[str, dict[str, Any]] = {}
+    for node in topo.nodes.values():
+        variant = node.settings.get("cert", "good")
+        knobs = {"foreign": variant == "foreign", "expired": variant == "expired"}
+        ips = [str(a) for a in node.addresses.values()]
+        if node.role in ("segw", "hms"):
+            fqdns = [node.settings["fqdn"]] if node.settings.get("fqdn") else []
+            paths = p.issue_server(node.name, fqdns, ips, **knobs,
+                                   wrong_name="wrong-name.operator.example"
+                                   if variant == "wrong-name" else None)
+        elif node.role == "hnb":
+            paths = p.issue_hnb(hnb_identity(node), name=node.name, **knobs)
+        else:
+            paths = None
+        extra: dict[str, Any] = {"pki": {"ca": _inside(p.ca_path, run_dir)}}
+        if paths:
+            extra["pki"].update(cert=_inside(paths.cert, run_dir), key=_inside(paths.key, run_dir))
+        if node.role == "hnb":
+            extra["identity"] = hnb_identity(node)
+        out[node.name] = extra
+    return out
+
+
+def _inside(path: Path, run_dir: Path) -> str:
+    return f"{runtime.RUN_MOUNT}/{path.relative_to(run_dir)}"
 
 
 @contextlib.contextmanager

@@ -169,6 +169,14 @@ def node_config(topo: Topology, node: Node, lab: str) -> dict[str, Any]:
     }
 
 
+def _sysctls(node: Node) -> dict[str, str]:
+    # IPv6 off: the lab is IPv4, and router solicitations would only clutter the pcaps.
+    out = {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"}
+    if node.forwards:
+        out["net.ipv4.ip_forward"] = "1"
+    return out
+
+
 def _entry_command(topo: Topology, node: Node) -> list[str]:
     # Routes go in before the node program starts, in the same shell: no extra exec.
     steps = [f"ip route replace {r.destination} via {r.via}"
@@ -178,7 +186,8 @@ def _entry_command(topo: Topology, node: Node) -> list[str]:
     return ["/bin/sh", "-c", " && ".join(steps)]
 
 
-def up(topo: Topology, lab: str, run_dir: Path, image: str, *, timeout: float = 30.0,
+def up(topo: Topology, lab: str, run_dir: Path, image: str, *,
+       extra: dict[str, dict[str, Any]] | None = None, timeout: float = 30.0,
        progress: Callable[[str], None] = lambda s: None) -> dict[str, float]:
     """Create and start the lab; returns each node's seconds from start to ready.
     On any failure or Ctrl-C, removes what it made and re-raises."""
@@ -188,7 +197,8 @@ def up(topo: Topology, lab: str, run_dir: Path, image: str, *, timeout: float = 
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
     for node in topo.nodes.values():
         (run_dir / "config" / f"{node.name}.json").write_text(
-            json.dumps(node_config(topo, node, lab), indent=2))
+            json.dumps({**node_config(topo, node, lab), **(extra or {}).get(node.name, {})},
+                       indent=2))
     try:
         return _up(topo, lab, run_dir, image, timeout, progress)
     except BaseException:
@@ -227,7 +237,7 @@ def _up(topo: Topology, lab: str, run_dir: Path, image: str, timeout: float,
             host_config=dc.api.create_host_config(
                 binds=mounts, cap_add=["NET_ADMIN", "NET_RAW"],
                 devices=["/dev/net/tun:/dev/net/tun:rwm"] if node.needs_tun else None,
-                sysctls={"net.ipv4.ip_forward": "1"} if node.forwards else None,
+                sysctls=_sysctls(node),
                 network_mode=f"{lab}-{first[0]}", init=True))
         container = dc.containers.get(c["Id"])
         for net, addr in rest:

@@ -36,13 +36,15 @@ ZONE_KIND = {"outer": "public", "inner": "mno"}
 # Role settings each role accepts (name -> expected Python type(s)); anything else is an error.
 ROLE_SETTINGS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "dns": {"zone": str},
-    "segw": {"fqdn": str, "pool": str, "dns": str, "accept": list},
+    "segw": {"fqdn": str, "pool": str, "dns": str, "cert": str},
     "hms": {"mode": str, "url": str, "fqdn": str, "tls": bool, "policy": list,
-            "provisioning": dict, "cm_mode": str, "hnbgw": str, "serving_is_self": bool},
-    "hnbgw": {"fqdn": str, "rnc_id": int, "allowed": (list, str)},
+            "provisioning": dict, "cm_mode": str, "hnbgw": str, "serving_is_self": bool,
+            "cert": str},
+    "hnbgw": {"fqdn": str, "rnc_id": int, "allowed": (list, str), "listen": str, "port": int,
+              "overload_backoff": int},
     "hnb": {"serial": str, "oui": str, "dns": str, "segw": str, "hms_url": str,
             "location": dict, "realm": str, "plmn": str, "lac": int, "cell_id": int,
-            "identity_override": str, "cert": str},
+            "identity_override": str, "cert": str, "unreachable_segw": bool},
 }
 # Roles that run charon with kernel-libipsec: TUN device and NET_ADMIN.
 TUN_ROLES = {"segw", "hnb"}
