@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import json
 import shlex
 import time
@@ -199,12 +200,35 @@ def up(topo: Topology, lab: str, run_dir: Path, image: str, *,
         (run_dir / "config" / f"{node.name}.json").write_text(
             json.dumps({**node_config(topo, node, lab), **(extra or {}).get(node.name, {})},
                        indent=2))
+    _check_free_subnets(topo)
     try:
         return _up(topo, lab, run_dir, image, timeout, progress)
+    except docker.errors.APIError as exc:
+        progress(f"up failed: removing what lab {lab} had made")
+        down(lab)
+        raise RuntimeError_(f"the Docker engine refused: {exc.explanation or exc}") from exc
     except BaseException:
         progress(f"up failed: removing what lab {lab} had made")
         down(lab)
         raise
+
+
+def _check_free_subnets(topo: Topology) -> None:
+    """Docker refuses overlapping bridge subnets; say which lab or network holds one."""
+    for dn in client().networks.list():
+        for cfg in (dn.attrs.get("IPAM") or {}).get("Config") or []:
+            try:
+                used = ipaddress.ip_network(cfg.get("Subnet", ""))
+            except ValueError:
+                continue
+            for net in topo.networks.values():
+                if used.version == 4 and net.subnet.overlaps(used):
+                    owner = (dn.attrs.get("Labels") or {}).get(LABEL)
+                    raise RuntimeError_(
+                        f"{topo.source}: networks.{net.name}.subnet {net.subnet} overlaps Docker "
+                        f"network {dn.name} ({used}"
+                        + (f", lab {owner}" if owner else "") + "): stop that lab or use a "
+                        "topology with other subnets")
 
 
 def _up(topo: Topology, lab: str, run_dir: Path, image: str, timeout: float,
@@ -252,17 +276,36 @@ def _up(topo: Topology, lab: str, run_dir: Path, image: str, timeout: float,
     return wait_ready(lab, run_dir, list(topo.nodes), t0, timeout)
 
 
+def _fw_rules(topo: Topology, lab: str) -> list[str]:
+    """iptables rule specs that let routed lab traffic cross each lab bridge.
+
+    Docker's isolation rules drop bridged frames whose source is outside the bridge's
+    subnet, but tunnelled HNB traffic carries inner-pool sources (198.18.x) on the MNO
+    network. DOCKER-USER is the chain Docker keeps for such rules; each names the lab."""
+    out = []
+    for n in topo.networks:
+        br = bridge_name(lab, n)
+        out.append(f"DOCKER-USER -i {br} -o {br} -m comment --comment hnblab:{lab} -j ACCEPT")
+    return out
+
+
 def _start_capture(topo: Topology, lab: str, run_dir: Path, image: str,
                    labels: dict[str, str]) -> None:
-    """One tcpdump per lab bridge, in a container on the host's network namespace, so the
-    pcaps cover the lab's whole life and go away with its label."""
-    cmds = [f"tcpdump -q -n -U -i {bridge_name(lab, n)} -w {RUN_MOUNT}/pcap/{n}.pcap "
-            f"2>>{RUN_MOUNT}/logs/capture.log &" for n in topo.networks]
-    script = " ".join(cmds) + " wait"
+    """The lab's host-side helper, in the host's network namespace: one tcpdump per lab
+    bridge (pcaps for the lab's whole life) and the forwarding rules of _fw_rules. It
+    carries the lab label, so it goes away with the lab; `down` removes the rules first."""
+    rules = _fw_rules(topo, lab)
+    setup = " && ".join(f"iptables -I {r}" for r in rules)
+    cleanup = "; ".join(f"iptables -D {r} 2>/dev/null" for r in rules)
+    dumps = " ".join(f"tcpdump -q -n -U -i {bridge_name(lab, n)} -w {RUN_MOUNT}/pcap/{n}.pcap "
+                     f"2>>{RUN_MOUNT}/logs/capture.log &" for n in topo.networks)
+    script = (f"{setup} || exit 1; trap '{cleanup}; kill $(jobs -p); exit 0' TERM; "
+              f"{dumps} wait")
     client().containers.run(
         image, ["/bin/sh", "-c", script], name=f"{lab}-capture", detach=True,
         network_mode="host", cap_add=["NET_ADMIN", "NET_RAW"], init=True,
-        labels={**labels, "hnblab.node": "capture", "hnblab.role": "capture"},
+        labels={**labels, "hnblab.node": "capture", "hnblab.role": "capture",
+                "hnblab.fw_cleanup": cleanup},
         volumes={str(run_dir.resolve()): {"bind": RUN_MOUNT, "mode": "rw"}})
     deadline = time.monotonic() + 10
     want = [run_dir / "pcap" / f"{n}.pcap" for n in topo.networks]
@@ -326,6 +369,8 @@ def down(lab: str) -> list[str]:
         run_dir = c.labels.get("hnblab.run_dir")
         node = c.labels.get("hnblab.node", c.name)
         with contextlib.suppress(docker.errors.DockerException):
+            if c.status == "running" and c.labels.get("hnblab.fw_cleanup"):
+                c.exec_run(["/bin/sh", "-c", c.labels["hnblab.fw_cleanup"]])
             if c.status == "running":
                 c.stop(timeout=2 if node == "capture" else 1)
             if run_dir and Path(run_dir, "logs").is_dir():

@@ -40,6 +40,9 @@ def strongswan_conf(resolve_file: str | None = None) -> str:
         "      time_format = %H:%M:%S\n    }\n  }\n"
         "  plugins {\n"
         "    kernel-libipsec {\n      load = yes\n    }\n"
+        # bypass-lan turns the local subnets into passthrough policies, which
+        # kernel-libipsec realises as routes into ipsec0: the LAN would go dark.
+        "    bypass-lan {\n      load = no\n    }\n"
         f"{resolve}"
         "  }\n"
         "}\n"
