@@ -7,6 +7,7 @@ always tears down (tests, scenarios, benchmarks use it).
 from __future__ import annotations
 
 import contextlib
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -55,7 +56,7 @@ def bring_up(topo_file: Path, *, name: str | None = None, timeout: float = 60.0,
     image = images.ensure_node()
     run_dir = new_run_dir(lab_name)
     (run_dir / "topology.yaml").write_text(Path(topo_file).read_text())
-    extra = make_pki(topo, run_dir)
+    extra = node_extras(topo, run_dir)
     t0 = time.monotonic()
     ready = runtime.up(topo, lab_name, run_dir, image, extra=extra, timeout=timeout,
                        progress=progress)
@@ -70,10 +71,11 @@ def hnb_identity(node: topology.Node) -> str:
         f"{st.get('realm', 'hnb.operator.example')}")
 
 
-def make_pki(topo: topology.Topology, run_dir: Path) -> dict[str, dict[str, Any]]:
-    """The lab's operator PKI in <run>/pki; returns each node's extra config: the paths of
-    its CA, certificate and key as the node sees them. A node's `cert` setting picks a
-    negative variant: foreign (another CA), expired, or wrong-name (servers only)."""
+def node_extras(topo: topology.Topology, run_dir: Path) -> dict[str, dict[str, Any]]:
+    """What each node's config gets beyond the topology: the paths of its CA, certificate
+    and key from the lab's operator PKI in <run>/pki (a node's `cert` setting picks a
+    negative variant: foreign CA, expired, or wrong-name for servers), the HNB identity,
+    and the HMS's own settings."""
     p = pki.Pki.create(run_dir / "pki", topo.name)
     out: dict[str, dict[str, Any]] = {}
     for node in topo.nodes.values():
@@ -94,8 +96,37 @@ def make_pki(topo: topology.Topology, run_dir: Path) -> dict[str, dict[str, Any]
             extra["pki"].update(cert=_inside(paths.cert, run_dir), key=_inside(paths.key, run_dir))
         if node.role == "hnb":
             extra["identity"] = hnb_identity(node)
+        if node.role == "hms":
+            extra["settings"] = hms_settings(node, paths, run_dir)
         out[node.name] = extra
     return out
+
+
+HMS_LAB_KEYS = ("fqdn", "tls", "cert")
+HMS_HTTPS_PORT = 7548
+
+
+def hms_settings(node: topology.Node, paths: pki.CertPaths | None,
+                 run_dir: Path) -> dict[str, Any]:
+    """The HMS node's own settings: the topology's, less the lab's keys, plus its TLS
+    certificate and the lab's operator API token."""
+    st = {k: v for k, v in node.settings.items() if k not in HMS_LAB_KEYS}
+    st["api_token"] = api_token(run_dir)
+    if paths is not None:
+        st["tls_cert"] = _inside(paths.cert, run_dir)
+        st["tls_key"] = _inside(paths.key, run_dir)
+        if node.settings.get("tls"):
+            st["https_port"] = HMS_HTTPS_PORT
+    return st
+
+
+def api_token(run_dir: Path) -> str:
+    """The lab's operator API token, made once and kept in the run directory."""
+    f = run_dir / "api_token"
+    if not f.exists():
+        f.write_text(secrets.token_hex(16))
+        f.chmod(0o600)
+    return f.read_text().strip()
 
 
 def _inside(path: Path, run_dir: Path) -> str:

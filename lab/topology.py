@@ -37,9 +37,13 @@ ZONE_KIND = {"outer": "public", "inner": "mno"}
 ROLE_SETTINGS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "dns": {"zone": str},
     "segw": {"fqdn": str, "pool": str, "dns": str, "cert": str},
-    "hms": {"mode": str, "url": str, "fqdn": str, "tls": bool, "policy": list,
-            "provisioning": dict, "cm_mode": str, "hnbgw": str, "serving_is_self": bool,
-            "cert": str},
+    # the HMS's own settings (lab.nodes.hms.__main__) plus the lab's: fqdn (certificate
+    # name), tls (serve the ACS over HTTPS on 7548 too), cert (certificate variant)
+    "hms": {"role": str, "policy": list, "provisioning": dict, "cm_mode": str,
+            "alarm_reporting": list, "pm_upload": dict, "deprovision": dict,
+            "connection_request": dict, "auto_register": bool, "hold_requests": bool,
+            "files": dict, "session_timeout": (int, float), "max_attempts": int,
+            "fqdn": str, "tls": bool, "cert": str},
     "hnbgw": {"fqdn": str, "rnc_id": int, "allowed": (list, str), "listen": str, "port": int,
               "overload_backoff": int},
     "hnb": {"serial": str, "oui": str, "dns": str, "segw": str, "hms_url": str,
