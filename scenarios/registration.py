@@ -1,0 +1,20 @@
+"""Registration (5.2.1) at the serving HMS, with CM by SetParameterValues (5.3/5.4) or by
+a CM file Download (5.3-bis/5.4-bis), and at the HNB-GW over HNBAP (step 7)."""
+
+from __future__ import annotations
+
+from scenarios.harness import Ctx, scenario
+
+
+@scenario(name="registration", topology="intranet.yaml", clauses=["5.2.1"],
+          title="registration at the serving HMS (SPV) and the HNB-GW (HNBAP)")
+def registration(ctx: Ctx) -> None:
+    ctx.power_on_and_register()
+
+
+@scenario(name="registration-download", topology="intranet.yaml", clauses=["5.2.1"],
+          options={"cm_mode": "download"},
+          overrides={"nodes.hms-serving.settings.cm_mode": "download"},
+          title="registration with CM by file download (5.3-bis/5.4-bis)")
+def registration_download(ctx: Ctx) -> None:
+    ctx.power_on_and_register()

@@ -1,0 +1,138 @@
+"""Running scenarios: bring the lab up (or use a running one that fits), run the scenario,
+verify its events against the spec's steps, write the evidence, tear down what it made.
+
+Evidence per scenario, in `<run>/scenarios/<name>/`: report.html (ladder + verdicts),
+junit.xml, verdicts.json, and pcaps cut to the scenario's time window; the lab-wide
+pcaps and logs stay in the run directory. `run all` writes one junit.xml and an
+index.html in `<run>/` linking every scenario's ladder.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import scenarios
+from lab import runtime, topology
+from lab.lab import Lab, bring_up
+from scenarios.harness import REGISTRY, Ctx, Scenario, ScenarioError, topology_data
+
+ALL_ORDER = [
+    "discovery-intranet", "registration", "ipsec-address-change", "cm-spv", "cm-spv-fault",
+    "cm-download", "cm-download-bad", "alarm-config", "alarm-config-fault", "alarm-report",
+    "pm-period", "pm-upload", "pm-outage", "deprovision-spv", "deprovision-factory-reset",
+    "discovery-hnbgw-from-initial", "registration-download", "discovery-same-hms",
+    "discovery-internet", "hms-cert-mismatch", "hnb-not-accepted", "segw-unreachable",
+]
+
+
+def load_all() -> dict[str, Scenario]:
+    for mod in pkgutil.iter_modules(scenarios.__path__):
+        if mod.name not in ("harness", "runner"):
+            importlib.import_module(f"scenarios.{mod.name}")
+    return REGISTRY
+
+
+@dataclass
+class Outcome:
+    scenario: Scenario
+    lab: str
+    run_dir: Path
+    error: str | None
+    seconds: float
+    verdict: Any = None          # lab.flows verdict object (None if it could not be made)
+    out_dir: Path | None = None
+    marks: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        if self.verdict is None:
+            return False
+        return bool(self.verdict.passed)
+
+
+def _fits(lab: str, s: Scenario) -> bool:
+    run_dir = Path(runtime.running_labs().get(lab, ""))
+    try:
+        return yaml.safe_load((run_dir / "topology.yaml").read_text()) == topology_data(s)
+    except OSError:
+        return False
+
+
+def run(s: Scenario, *, lab: str | None = None, say: Callable[[str], None] = print) -> Outcome:
+    """Run one scenario. With `lab`, in that running lab (it must have been made from the
+    topology the scenario needs); else in a lab of its own, removed afterwards."""
+    if lab is not None:
+        if not _fits(lab, s):
+            raise ScenarioError(f"scenario {s.name} needs topologies/{s.topology}"
+                                + (" with its overrides" if s.overrides else "")
+                                + f"; the running lab {lab} was made from another one")
+        run_dir = Path(runtime.running_labs()[lab])
+        topo = topology.load(run_dir / "topology.yaml")
+        return _run_in(s, lab, run_dir, topo, say)
+    made = _bring_up(s, say)
+    try:
+        return _run_in(s, made.name, made.run_dir, made.topology, say)
+    finally:
+        made.down()
+        say(f"lab {made.name} removed")
+
+
+def _bring_up(s: Scenario, say: Callable[[str], None], name: str | None = None) -> Lab:
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / s.topology
+        f.write_text(yaml.safe_dump(topology_data(s), sort_keys=False))
+        say(f"bringing up {s.topology}" + (" (with the scenario's overrides)"
+                                           if s.overrides else ""))
+        lab = bring_up(f, name=name, progress=lambda m: None)
+    say(f"lab {lab.name} up in {lab.up_seconds:.1f}s; run directory {lab.run_dir}")
+    return lab
+
+
+def _run_in(s: Scenario, lab: str, run_dir: Path, topo: topology.Topology,
+            say: Callable[[str], None]) -> Outcome:
+    from lab.evidence import scenario_report  # evidence depends on flows; keep start-up light
+
+    ctx = Ctx(lab, run_dir, topo, s)
+    say(f"scenario {s.name}: {s.title}")
+    t0 = time.monotonic()
+    error = None
+    try:
+        s.run(ctx)
+    except ScenarioError as exc:
+        error = str(exc)
+    except Exception as exc:  # a scenario bug must still leave its evidence
+        error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+    seconds = time.monotonic() - t0
+    time.sleep(0.3)  # let the last events and packets land
+    out = Outcome(s, lab, run_dir, error, seconds, marks=ctx.marks)
+    out.verdict, out.out_dir = scenario_report(s, ctx, error, seconds)
+    return out
+
+
+def run_many(names: Iterable[str], *, say: Callable[[str], None] = print) -> list[Outcome]:
+    """Several scenarios, sharing one lab per distinct topology (in ALL_ORDER order)."""
+    reg = load_all()
+    outcomes: list[Outcome] = []
+    groups: dict[str, list[Scenario]] = {}
+    for n in names:
+        s = reg[n]
+        groups.setdefault(yaml.safe_dump(topology_data(s), sort_keys=True), []).append(s)
+    for group in groups.values():
+        lab = _bring_up(group[0], say)
+        try:
+            for s in group:
+                outcomes.append(_run_in(s, lab.name, lab.run_dir, lab.topology, say))
+        finally:
+            lab.down()
+            say(f"lab {lab.name} removed")
+    return outcomes
