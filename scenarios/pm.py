@@ -77,8 +77,8 @@ def pm_outage(ctx: Ctx) -> None:
     before = len(pm_files(ctx))
     ctx.mark("outage")
     set_pm(ctx, True, _url(ctx, "http", port=8099), 2)  # nothing listens there
-    ctx.wait(lambda e: e.node == ctx.hnb and e.kind.startswith("pm.")
-             and "backlog" in e.summary, "a PM file kept in the backlog", 30)
+    ctx.wait(lambda e: e.node == ctx.hnb and e.kind == "pm.upload_failed",
+             "a failed PM upload during the outage", 30)
     time.sleep(4)
     backlog = ctx.control(ctx.hnb, "status").get("pm_backlog", [])
     if not backlog:

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 ALGORITHMS = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
 
 # auth-param: token "=" ( token / quoted-string ), comma separated (RFC 7235 2.1).
-_PARAM = re.compile(r'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*,?')
+_PARAM = re.compile(
+    r'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^",\s][^,\s]*|)\s*(,|$)')
 
 
 class DigestError(ValueError):

@@ -397,7 +397,8 @@ def check(pdef: ParamDef, raw: str) -> str:
 
 def _check_format(fmt: str, value: str) -> None:
     if fmt in ("http_url", "transfer_url"):
-        schemes = ("http", "https") if fmt == "http_url" else ("http", "https", "ftp", "sftp")
+        schemes = (("http", "https") if fmt == "http_url"
+                   else ("http", "https", "ftp", "ftps", "sftp"))
         try:
             parts = urlsplit(value)
             port_ok = parts.port is None or 0 < parts.port < 65536

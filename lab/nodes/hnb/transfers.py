@@ -148,10 +148,22 @@ async def _http(method: str, url: str, username: str, password: str, opts: Trans
 # ---- FTP / FTPS (blocking ftplib in a thread) ---------------------------------------------
 
 
+async def _address(host: str, opts: TransferOptions) -> str:
+    """The address to dial: names go through the network side's resolver when there is
+    one (the inner DNS inside the tunnel), as they do for HTTP."""
+    if opts.resolver is None:
+        return host
+    try:
+        found = await opts.resolver.resolve(host, 0)
+    except (OSError, RuntimeError):  # the network side's ResolveError is a RuntimeError
+        return host  # let the connect fail and report the host as written
+    return str(found[0]["host"]) if found else host
+
+
 def _ftp_blocking(url: str, username: str, password: str, opts: TransferOptions,
-                  data: bytes | None) -> bytes:
+                  data: bytes | None, address: str | None = None) -> bytes:
     p = urlsplit(url)
-    host, port = p.hostname or "", p.port or 21
+    host, port = address or p.hostname or "", p.port or 21
     path = unquote(p.path) or "/"
     tls = p.scheme.lower() == "ftps"
     op = "STOR" if data is not None else "RETR"
@@ -213,7 +225,7 @@ async def _sftp(url: str, username: str, password: str, opts: TransferOptions,
     import asyncssh  # imported here: only SFTP needs it, and it is slow to import
 
     p = urlsplit(url)
-    host, port = p.hostname or "", p.port or 22
+    host, port = await _address(p.hostname or "", opts), p.port or 22
     path = unquote(p.path) or "/"
     op = "put" if data is not None else "get"
     clean = _strip_userinfo(url)
@@ -262,7 +274,9 @@ async def download(url: str, username: str = "", password: str = "", *, file_siz
     elif scheme == "sftp":
         data = await _sftp(url, username, password, opts, None)
     else:
-        data = await asyncio.to_thread(_ftp_blocking, url, username, password, opts, None)
+        addr = await _address(urlsplit(url).hostname or "", opts)
+        data = await asyncio.to_thread(_ftp_blocking, url, username, password, opts, None,
+                                       addr)
     if file_size and len(data) != file_size:
         raise TransferError(INCOMPLETE, f"download {_strip_userinfo(url)}: got {len(data)} "
                                         f"bytes, the Download said FileSize {file_size}")
@@ -283,7 +297,8 @@ async def upload(url: str, data: bytes, username: str = "", password: str = "", 
     elif scheme == "sftp":
         await _sftp(url, username, password, opts, data)
     else:
-        await asyncio.to_thread(_ftp_blocking, url, username, password, opts, data)
+        addr = await _address(urlsplit(url).hostname or "", opts)
+        await asyncio.to_thread(_ftp_blocking, url, username, password, opts, data, addr)
 
 
 def apply_cm_file(model: Any, data: bytes) -> list[str]:
