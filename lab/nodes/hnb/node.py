@@ -117,9 +117,7 @@ class HnbNode:
              URL: st.get("hms_url", "")}
         if st.get("segw"):
             f[SECGW] = st["segw"]
-            f[IPSEC_ENABLE] = "true"
-        else:
-            f[IPSEC_ENABLE] = "false"
+        f[IPSEC_ENABLE] = "true"  # the HNB can do IPsec; SecGWServer1 says where
         loc = st.get("location") or {}
         if "lat" in loc and "lon" in loc:
             f["Device.FAP.GPS.LockedLatitude"] = str(int(float(loc["lat"]) * 1_000_000))
@@ -164,6 +162,8 @@ class HnbNode:
         used (5.1.1 2.x, 5.2.1 2-3), else on the public side (5.1.2)."""
         assert self.hnb is not None
         async with self._connect_lock:
+            # Through a tunnel when there is a SeGW to go to (factory: SeGW initial; after
+            # discovery: the serving one) and the IPsec usage indicator allows it.
             use_ipsec = self.hnb.get(IPSEC_ENABLE).lower() in ("true", "1")
             segw = self.hnb.get(SECGW) if use_ipsec else ""
             cur = self.tunnels.current
