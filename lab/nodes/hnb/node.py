@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import ssl
 import threading
 from pathlib import Path
@@ -90,8 +91,8 @@ class HnbNode:
         await asyncio.to_thread(self.charon.start)
         charon.listen(["log", "ike-updown"], self._on_vici, self._vici_stop)
         await asyncio.to_thread(self.tunnels.load_credentials)
-        for verb in ("power_on", "status", "raise_alarm", "clear_alarm", "resolve", "tunnel",
-                     "teardown", "reboot"):
+        for verb in ("power_on", "power_off", "status", "raise_alarm", "clear_alarm",
+                     "resolve", "tunnel", "teardown", "reboot"):
             self.control.register(verb.replace("_", "-"), getattr(self, f"cmd_{verb}"))
         await self.control.start()
         signal_ready(self.events, identity=self.identity, outer_dns=self.outer_dns,
@@ -139,6 +140,25 @@ class HnbNode:
             return "already on"
         self._life = asyncio.create_task(self._power_on(), name="hnb-life")
         return "powering on"
+
+    async def cmd_power_off(self, factory: str = "false") -> str:
+        """Power off (state kept, like unplugging); factory=true also wipes the device's
+        state, so the next power-on is a first boot (benchmarks, repeated demos)."""
+        for t in (self._life, self._watch):
+            if t:
+                t.cancel()
+        self._life = self._watch = None
+        if self.hnb:
+            await self.hnb.stop()
+            self.hnb = None
+        await self.tunnels.teardown()
+        self.resolver.use(self.outer_dns, "outer")
+        self._hnbgw_registered = None
+        if factory.lower() in ("true", "1", "yes"):
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+        self.events.emit("hnb.power_off", "power off" + (" (factory state)"
+                                                         if factory == "true" else ""))
+        return "off"
 
     async def _power_on(self) -> None:
         self.events.emit("hnb.power_on", f"power on: LAN up on {self.public_addr}",
