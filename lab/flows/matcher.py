@@ -1,0 +1,428 @@
+"""Match a run against a flow: a verdict per step, in the spec's order.
+
+For each step, in order:
+  - its `when` facts do not hold                -> skipped (the step's `unless`, or the facts)
+  - its proof is seen at or after the cursor    -> passed, with the evidence and its time
+  - its `fail` predicate is seen instead        -> failed, with that evidence
+  - its proof is seen only before the cursor    -> failed, "out of order"
+  - nothing                                     -> missing (mandatory) / skipped (optional)
+The cursor starts at `start` and moves to the time of each passed mandatory step that
+anchors, so a step is looked for only after its predecessor. Optional steps do not move
+it: "may" steps are not order anchors.
+
+Evidence for `p | q` is the earliest alternative; for `sides(p, q)` also the other sides'
+records within ALSO_S of it (the same fact as the other element recorded it). For `p & q`
+it is the earliest moment T by which every part has been seen, with each part's latest
+sighting up to T (so "Inform & hms.alarm" picks the Inform the alarm arrived in).
+
+Unexpected: events after `start` between bound nodes that say something went wrong
+(a CWMP Fault, an IKE authentication failure, a refused registration, ...) and are not
+evidence of a step are listed in the result. They do not change the verdict; missing or
+failed mandatory steps do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lab.evidence.events import Event
+from lab.evidence.peers import PeerResolver
+from lab.flows.binding import check_binding, facts
+from lab.flows.model import (
+    AllOf,
+    AnyOf,
+    Ev,
+    Flow,
+    M,
+    Not,
+    OneOf,
+    Pred,
+    Prefix,
+    Step,
+    field_ok,
+)
+from lab.flows.observed import Message, Observation
+from lab.topology import Topology
+
+ALSO_S = 1.0
+PASSED, FAILED, SKIPPED, MISSING = "passed", "failed", "skipped", "missing"
+
+
+@dataclass
+class Hit:
+    time: float
+    events: list[Event]
+    messages: list[Message] = field(default_factory=list)
+
+
+@dataclass
+class StepVerdict:
+    step: Step
+    status: str                     # passed | failed | skipped | missing
+    reason: str = ""
+    time: float | None = None       # when the evidence says it happened
+    events: list[Event] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+
+    @property
+    def mandatory(self) -> bool:
+        return self.step.req == M and self.status != SKIPPED
+
+    @property
+    def bad(self) -> bool:
+        return self.status in (FAILED, MISSING) and self.step.req == M
+
+    def to_json(self, t0: float) -> dict[str, Any]:
+        s = self.step
+        return {"id": s.id, "text": s.text, "from": s.frm, "to": s.to, "message": s.message,
+                "requirement": s.requirement, "status": self.status, "reason": self.reason,
+                "time": self.time, "offset_s": None if self.time is None
+                else round(self.time - t0, 3),
+                "evidence": [_ev_json(e) for e in self.events],
+                "messages": [m.index for m in self.messages]}
+
+
+@dataclass
+class Unexpected:
+    time: float
+    why: str
+    events: list[Event]
+    message: Message | None = None
+
+    @property
+    def summary(self) -> str:
+        e = self.events[0]
+        return f"{e.node} {e.kind}: {self.message.summary if self.message else e.summary}"
+
+    def to_json(self, t0: float) -> dict[str, Any]:
+        return {"time": self.time, "offset_s": round(self.time - t0, 3), "why": self.why,
+                "summary": self.summary, "events": [_ev_json(e) for e in self.events],
+                "message": self.message.index if self.message else None}
+
+
+@dataclass
+class FlowResult:
+    flow: Flow
+    binding: dict[str, str]
+    facts: dict[str, bool | None]
+    start: float
+    end: float | None
+    steps: list[StepVerdict]
+    unexpected: list[Unexpected]
+
+    @property
+    def passed(self) -> bool:
+        return not any(v.bad for v in self.steps)
+
+    @property
+    def verdict(self) -> str:
+        return "pass" if self.passed else "fail"
+
+    @property
+    def problems(self) -> list[StepVerdict]:
+        """The mandatory steps that failed or are missing, in order (what a negative
+        scenario expects to find)."""
+        return [v for v in self.steps if v.bad]
+
+    def counts(self) -> dict[str, int]:
+        out = {PASSED: 0, FAILED: 0, SKIPPED: 0, MISSING: 0}
+        for v in self.steps:
+            out[v.status] += 1
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"flow": self.flow.id, "title": self.flow.title, "clause": self.flow.clause,
+                "verdict": self.verdict, "start": self.start, "end": self.end,
+                "binding": self.binding, "facts": self.facts, "counts": self.counts(),
+                "steps": [v.to_json(self.start) for v in self.steps],
+                "unexpected": [u.to_json(self.start) for u in self.unexpected]}
+
+
+def _ev_json(e: Event) -> dict[str, Any]:
+    return {"time": e.time, "node": e.node, "kind": e.kind, "peer": e.peer,
+            "summary": e.summary}
+
+
+# ---- matching ------------------------------------------------------------------------------
+
+class _Ctx:
+    """Binding + resolver + observation, and the predicate search over them."""
+
+    def __init__(self, obs: Observation, binding: Mapping[str, str], start: float,
+                 end: float | None) -> None:
+        self.obs = obs
+        self.binding = binding
+        self.resolver: PeerResolver = obs.resolver
+        self.start, self.end = start, end
+
+    def _in_window(self, t: float, since: float) -> bool:
+        return t >= since and (self.end is None or t <= self.end)
+
+    def hits(self, p: Pred, since: float) -> list[Hit]:
+        """Every sighting of `p` at or after `since`, earliest first."""
+        if isinstance(p, AnyOf):
+            out = [h for part in p.parts for h in self.hits(part, since)]
+            return sorted(out, key=lambda h: h.time)
+        if isinstance(p, AllOf):
+            h = self._all(p, since)
+            return [h] if h else []
+        if isinstance(p, Ev):
+            return [Hit(e.time, [e]) for e in self.obs.events
+                    if self._in_window(e.time, since) and self._ev_ok(p, e)]
+        assert hasattr(p, "frm")
+        return [Hit(m.time, list(m.records), [m]) for m in self.obs.messages
+                if self._in_window(m.time, since) and self._msg_ok(p, m)]
+
+    def _ev_ok(self, p: Ev, e: Event) -> bool:
+        if not p.kind_ok(e.kind) or e.node != self.binding.get(p.at):
+            return False
+        if p.peer is not None and self.obs.other_end(e) != self.binding.get(p.peer):
+            return False
+        return field_ok(e.fields, p.where, self, e.time)
+
+    def _msg_ok(self, p: Any, m: Message) -> bool:
+        return (m.name == p.name and m.src is not None and (m.delivered or not p.delivered)
+                and m.src == self.binding.get(p.frm) and m.dst == self.binding.get(p.to)
+                and field_ok(m.fields, p.where, self, m.time))
+
+    def _all(self, p: AllOf, since: float) -> Hit | None:
+        per_part = [self.hits(part, since) for part in p.parts]
+        if any(not hs for hs in per_part):
+            return None
+        t = max(hs[0].time for hs in per_part)
+        chosen = [self._with_sides(part, hs, max((h for h in hs if h.time <= t),
+                                                 key=lambda h: h.time))
+                  for part, hs in zip(p.parts, per_part, strict=True)]
+        return Hit(t, _uniq([e for h in chosen for e in h.events]),
+                   _uniq([m for h in chosen for m in h.messages]))
+
+    def first(self, p: Pred, since: float, exclude: set[int] | None = None) -> Hit | None:
+        """The earliest sighting at or after `since` (none of whose events is in
+        `exclude`, ids of events other steps already stand on)."""
+        hs = self.hits(p, since)
+        if exclude:
+            hs = [h for h in hs if not any(id(e) in exclude for e in h.events)]
+        return self._with_sides(p, hs, hs[0]) if hs else None
+
+    def last(self, p: Pred, since: float, until: float) -> Hit | None:
+        hs = [h for h in self.hits(p, since) if h.time <= until]
+        return self._with_sides(p, hs, hs[-1]) if hs else None
+
+    @staticmethod
+    def _with_sides(p: Pred, hs: list[Hit], best: Hit) -> Hit:
+        """For sides(...): add the other elements' records of the same fact."""
+        if not (isinstance(p, AnyOf) and p.same_fact):
+            return best
+        out = best
+        for h in hs:
+            if h is not best and abs(h.time - best.time) <= ALSO_S:
+                out = Hit(out.time, _uniq(out.events + h.events),
+                          _uniq(out.messages + h.messages))
+        return out
+
+
+def _uniq(items: list[Any]) -> list[Any]:
+    seen: set[int] = set()
+    out = []
+    for x in items:
+        if id(x) not in seen:
+            seen.add(id(x))
+            out.append(x)
+    return out
+
+
+def match(flow: Flow, binding: Mapping[str, str], events: Iterable[Event] | Observation,
+          topology: Topology | None = None, *, start: float | None = None,
+          end: float | None = None, facts_override: Mapping[str, bool | None] | None = None
+          ) -> FlowResult:
+    """The verdict of every step of `flow` over the events after `start` (default: all)."""
+    obs = events if isinstance(events, Observation) else Observation(events, topology)
+    topo = topology or obs.topology
+    t0 = start if start is not None else (obs.events[0].time if obs.events else 0.0)
+    fx = facts(binding, topo, [e for e in obs.events if e.time >= t0], facts_override)
+    applicable = [s for s in flow.steps if _applies(s, fx) is not False]
+    check_binding(binding, sorted(set().union(*(s.lanes() for s in applicable))), topo)
+    ctx = _Ctx(obs, binding, t0, end)
+    cursor, before, prev, prev_since = t0, t0, None, t0
+    verdicts: list[StepVerdict] = []
+    since: list[float] = []
+    for step in flow.steps:
+        used = {id(e) for u in verdicts if u.status == PASSED for e in u.events}
+        v = _judge(step, fx, ctx, cursor, before, prev, used)
+        verdicts.append(v)
+        since.append(cursor)
+        if v.status == PASSED and v.mandatory and step.anchor and v.time is not None:
+            if prev is not None:  # the predecessor's instance that led to this step
+                _tighten_one(ctx, prev, prev_since, v.time)
+            before = prev.time if prev is not None and prev.time is not None else t0
+            cursor, prev, prev_since = max(cursor, v.time), v, cursor
+    _tighten(ctx, verdicts, since)
+    return FlowResult(flow, dict(binding), fx, t0, end, verdicts,
+                      _unexpected(ctx, verdicts, t0, end))
+
+
+def _tighten(ctx: _Ctx, verdicts: list[StepVerdict], since: list[float]) -> None:
+    """Each anchoring step's evidence becomes its latest sighting before the next anchoring
+    step's: the Inform that got the InformResponse, not an earlier one (retries, an older
+    session after `start`)."""
+    nxt: float | None = None
+    for i in range(len(verdicts) - 1, -1, -1):
+        v = verdicts[i]
+        if v.status != PASSED or not v.mandatory or not v.step.anchor or v.time is None:
+            continue
+        if nxt is not None:
+            _tighten_one(ctx, v, since[i], nxt)
+        nxt = v.time
+
+
+def _tighten_one(ctx: _Ctx, v: StepVerdict, since: float, until: float) -> None:
+    h = ctx.last(v.step.proof, since, until)
+    if h is not None and v.time is not None and h.time >= v.time:
+        v.time, v.events, v.messages = h.time, h.events, h.messages
+
+
+def _applies(step: Step, fx: Mapping[str, bool | None]) -> bool | None:
+    """True/False when the step's facts are known, None when one is unknown."""
+    if not step.when:
+        return True
+    vals = [fx.get(k) for k in step.when]
+    if any(v is not None and v != want for v, want in zip(vals, step.when.values(),
+                                                            strict=True)):
+        return False
+    return None if any(v is None for v in vals) else True
+
+
+def _judge(step: Step, fx: Mapping[str, bool | None], ctx: _Ctx, cursor: float,
+           before: float, prev: StepVerdict | None, used: set[int]) -> StepVerdict:
+    """One step, looked for from `cursor` (its predecessor's time); seen only between
+    `before` (the predecessor's own cursor) and `cursor` means out of order."""
+    applies = _applies(step, fx)
+    if applies is False:
+        why = step.unless or "condition does not hold: " + ", ".join(
+            f"{k} is {fx.get(k)}" for k in step.when)
+        return StepVerdict(step, SKIPPED, why)
+    required = step.req == M and applies is True
+    hit = ctx.first(step.proof, cursor)
+    if hit is not None:
+        return StepVerdict(step, PASSED, "", hit.time, hit.events, hit.messages)
+    if step.fail is not None:  # from `before`: a sender may log before its predecessor
+        bad = ctx.first(step.fail, before, used)
+        if bad is not None:
+            texts = [m.summary for m in bad.messages] or [e.summary for e in bad.events]
+            what = "; ".join(dict.fromkeys(texts))
+            return StepVerdict(step, FAILED if required else SKIPPED, f"went wrong: {what}",
+                               bad.time, bad.events, bad.messages)
+    early = ctx.first(step.proof, before)
+    if early is not None and prev is not None and early.time < cursor:
+        return StepVerdict(step, FAILED if required else SKIPPED,
+                           f"out of order: seen at +{early.time - ctx.start:.3f} s, before "
+                           f"step {prev.step.id} (+{(prev.time or 0) - ctx.start:.3f} s)",
+                           early.time, early.events, early.messages)
+    if not required:
+        why = "optional: not observed" if step.req != M else \
+            "condition unknown (" + ", ".join(k for k in step.when if fx.get(k) is None) + \
+            "): not observed"
+        return StepVerdict(step, SKIPPED, why)
+    return StepVerdict(step, MISSING, f"not observed: expected {step.proof.text()}")
+
+
+# ---- unexpected --------------------------------------------------------------------------------
+
+# (event kind or "prefix.*", field tests, why it matters)
+UNEXPECTED: list[tuple[str, dict[str, Any], str]] = [
+    ("cwmp.*", {"msg": "Fault"}, "CWMP Fault"),
+    ("cwmp.rx", {"msg": OneOf("invalid", "unreadable")}, "unreadable CWMP message"),
+    ("cwmp.session", {"state": "end", "ok": False}, "CWMP session failed"),
+    ("cwmp.retry", {}, "CWMP session retried"),
+    ("ike.failed", {}, "IKEv2 failed"),
+    ("ike.auth_failed", {}, "IKEv2 authentication failed"),
+    ("dns.failed", {}, "DNS lookup failed"),
+    ("dns.answer", {"rcode": Not("NOERROR")}, "DNS error answer"),
+    ("dns.query", {"dir": "in", "rcode": OneOf("NXDOMAIN", "SERVFAIL", "REFUSED")},
+     "DNS error answer"),
+    ("hnbap.*", {"msg": "HNBRegisterReject"}, "HNB registration rejected"),
+    ("hnbap.rx", {"msg": "malformed"}, "malformed HNBAP"),
+    ("hms.refused", {}, "HMS refused the HNB"),
+    ("hms.bad_request", {}, "HMS rejected a request"),
+    ("hms.task.failed", {}, "HMS task failed"),
+    ("hms.provision_failed", {}, "provisioning failed"),
+    ("hms.alarm_invalid", {}, "invalid alarm report"),
+    ("hms.transfer_unknown", {}, "TransferComplete for an unknown transfer"),
+    ("hms.connection_request", {"ok": False}, "connection request failed"),
+    ("hms.auth_failed", {}, "CPE authentication to the HMS failed"),
+    ("hms.internal_error", {}, "HMS internal error"),
+    ("hms.api.denied", {}, "operator API call refused"),
+    ("hnb.failed", {}, "HNB gave up"),
+    ("hnb.retry", {}, "HNB retried reaching a SeGW"),
+    ("hnb.tunnel_lost", {}, "IPsec tunnel lost"),
+    ("transfer.*", {"state": "end", "fault_code": Not(OneOf(0, None))}, "file transfer failed"),
+    ("pm.upload_failed", {}, "PM upload failed"),
+    ("pm.dropped", {}, "PM file dropped"),
+    ("file.rejected", {}, "file server refused"),
+    ("file.incomplete", {}, "incomplete upload"),
+    # the first leg of every Digest exchange is a 401 without Authorization: normal
+    ("connreq.denied", {"reason": Not(Prefix("no Authorization"))},
+     "connection request refused"),
+    ("connreq.busy", {}, "connection request refused (rate limit)"),
+    ("connreq.error", {}, "connection request error"),
+]
+
+
+def _kind_ok(pattern: str, kind: str) -> bool:
+    return kind.startswith(pattern[:-1]) if pattern.endswith("*") else kind == pattern
+
+
+def why_unexpected(e: Event, ctx: Any) -> str | None:
+    for pattern, where, why in UNEXPECTED:
+        if _kind_ok(pattern, e.kind) and field_ok(e.fields, where, ctx, e.time):
+            return why
+    return None
+
+
+def _unexpected(ctx: _Ctx, verdicts: list[StepVerdict], start: float,
+                end: float | None) -> list[Unexpected]:
+    nodes = set(ctx.binding.values())
+    used = {id(e) for v in verdicts for e in v.events}
+    used |= {id(r) for v in verdicts for m in v.messages for r in m.records}
+    out: list[Unexpected] = []
+    seen_msgs: set[int] = set()
+    for e in ctx.obs.events:
+        if e.time < start or (end is not None and e.time > end) or id(e) in used:
+            continue
+        other = ctx.obs.other_end(e)
+        if e.node not in nodes or (other is not None and other not in nodes):
+            continue
+        why = why_unexpected(e, ctx)
+        if why is None:
+            continue
+        m = ctx.obs.message(e)
+        if m is not None:
+            if m.index in seen_msgs or any(id(r) in used for r in m.records):
+                continue
+            seen_msgs.add(m.index)
+            out.append(Unexpected(m.time, why, list(m.records), m))
+        else:
+            out.append(Unexpected(e.time, why, [e]))
+    return out
+
+
+def overall(results: Iterable[FlowResult]) -> str:
+    rs = list(results)
+    return "pass" if rs and all(r.passed for r in rs) else "fail"
+
+
+
+def scenario_unexpected(results: Iterable[FlowResult]) -> list[Unexpected]:
+    """The unexpected events of several flows checked on one run: each once, and none that
+    another flow of the scenario used as evidence (a refusal 5.4 expects)."""
+    rs = list(results)
+    used = {id(e) for r in rs for v in r.steps for e in v.events}
+    used |= {id(rec) for r in rs for v in r.steps for m in v.messages for rec in m.records}
+    out: dict[int, Unexpected] = {}
+    for r in rs:
+        for u in r.unexpected:
+            if not any(id(e) in used for e in u.events):
+                out.setdefault(id(u.events[0]), u)
+    return sorted(out.values(), key=lambda u: u.time)
