@@ -14,6 +14,7 @@ from pathlib import Path
 
 from lab import images, runtime, topology
 from lab.lab import LabError, bring_up
+from scenarios.harness import ScenarioError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,6 +85,72 @@ def cmd_images(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from scenarios import runner
+
+    reg = runner.load_all()
+    if args.list or not args.scenario:
+        rows = [(n, s.topology, ", ".join(s.clauses),
+                 ("negative: " if s.negative else "") + s.title)
+                for n, s in sorted(reg.items(), key=lambda kv: (kv[1].clauses, kv[0]))]
+        print(_table(rows, ("scenario", "topology", "clauses", "what")))
+        return 0
+    if args.scenario == "all":
+        outcomes = runner.run_many(runner.ALL_ORDER)
+        from lab.evidence.report import write_index
+
+        top = outcomes[0].run_dir if len(outcomes) else ROOT / "runs"
+        index = write_index(top / "all", [o.verdict for o in outcomes if o.verdict])
+        print("\n" + runner.verdict_table(outcomes))
+        print(f"\nindex: {index}\njunit: {index.parent / 'junit.xml'}")
+        return 0 if all(o.ok for o in outcomes) else 1
+    if args.scenario not in reg:
+        raise LabError(f"unknown scenario {args.scenario!r} (hnblab run --list)")
+    s = reg[args.scenario]
+    if args.topology:
+        s.topology = Path(args.topology).name if (ROOT / "topologies" / Path(
+            args.topology).name).exists() else s.topology
+    lab = args.name if args.name else None
+    o = runner.run(s, lab=lab)
+    print("\n" + runner.verdict_table([o]))
+    print(f"\nreport: {o.out_dir / 'report.html'}\njunit:  {o.out_dir / 'junit.xml'}\n"
+          f"pcaps:  {o.out_dir}/*.pcap (whole lab: {o.run_dir / 'pcap'})\n"
+          f"events: {o.run_dir / 'events'}   logs: {o.run_dir / 'logs'}")
+    return 0 if o.ok else 1
+
+
+BENCHES = ("updown", "ike", "scenarios", "cwmp")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import runpy
+
+    which = BENCHES if args.which == "all" else (args.which,)
+    for b in which:
+        if b not in BENCHES:
+            raise LabError(f"unknown benchmark {b!r} (one of: {', '.join(BENCHES)})")
+        print(f"== lab.bench.{b}")
+        sys.argv = [f"lab.bench.{b}"]
+        runpy.run_module(f"lab.bench.{b}", run_name="__main__")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The main job: the intranet lab, discovery + registration, verdicts, evidence."""
+    from scenarios import runner
+
+    reg = runner.load_all()
+    outcomes = runner.run_many(["discovery-intranet"])
+    o = outcomes[0]
+    print("\n" + runner.verdict_table(outcomes))
+    print(f"\nevidence in {o.run_dir}:\n  ladder + verdicts  {o.out_dir / 'report.html'}"
+          f"\n  junit             {o.out_dir / 'junit.xml'}"
+          f"\n  pcaps             {o.out_dir}/*.pcap (scenario), {o.run_dir / 'pcap'} (lab)"
+          f"\n  events, logs      {o.run_dir / 'events'}, {o.run_dir / 'logs'}")
+    del reg
+    return 0 if o.ok else 1
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="hnblab", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="verb", required=True)
@@ -111,6 +178,17 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_logs)
     p = sub.add_parser("images", help="build missing images and list them")
     p.set_defaults(fn=cmd_images)
+    p = sub.add_parser("run", help="run a scenario (or 'all') and verify it against the spec")
+    p.add_argument("scenario", nargs="?", help="scenario name, or 'all'")
+    p.add_argument("--list", action="store_true", help="list the scenarios")
+    p.add_argument("-t", "--topology", help="(informational) the scenario picks its topology")
+    p.add_argument("--name", help="run in this running lab instead of a lab of its own")
+    p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("demo", help="intranet lab: discovery + registration, verdicts, evidence")
+    p.set_defaults(fn=cmd_demo)
+    p = sub.add_parser("bench", help="run a benchmark script: updown | ike | scenarios | cwmp")
+    p.add_argument("which", nargs="?", default="all")
+    p.set_defaults(fn=cmd_bench)
     return ap
 
 
@@ -118,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.fn(args))
-    except (LabError, runtime.RuntimeError_, topology.TopologyError, images.ImageError) as exc:
+    except (LabError, runtime.RuntimeError_, topology.TopologyError, images.ImageError,
+            ScenarioError) as exc:
         msg = str(exc)
         print(f"hnblab {args.verb}: {msg}", file=sys.stderr)
         return 1

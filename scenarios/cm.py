@@ -5,6 +5,7 @@ registered HNB by a connection request (TR-069 3.2.2), then acts in that session
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from lab.datamodel.cmfile import write_cm_file
@@ -15,11 +16,22 @@ ACCESS = "Device.Services.FAPService.1.AccessMgmt.UMTS."
 
 
 def queue(ctx: Ctx, kind: str, args: dict[str, Any]) -> int:
+    """Queue a task and ask the HNB for a session (TR-069 connection request). The HNB
+    rate-limits connection requests (20 in 10 s) and says 503: then ask again shortly;
+    the queued task waits for that session."""
     out = ctx.api("POST", f"/api/devices/{ctx.device_id()}/tasks",
                   {"kind": kind, "args": args, "connection_request": True})
     cr = out.get("connection_request", {})
-    if not cr.get("ok"):
-        raise ScenarioError(f"connection request to the HNB failed: {cr}")
+    for _ in range(20):
+        if cr.get("ok"):
+            break
+        if cr.get("status") != 503:
+            raise ScenarioError(f"connection request to the HNB failed: {cr}")
+        time.sleep(1.0)
+        cr = ctx.api("POST", f"/api/devices/{ctx.device_id()}/connection-request",
+                     allow_error=True)
+    else:
+        raise ScenarioError(f"the HNB kept refusing connection requests: {cr}")
     return int(out["task"]["id"])
 
 

@@ -128,8 +128,9 @@ class Ctx:
         return out.strip()
 
     def api(self, method: str, path: str, body: Any = None, *, hms: str | None = None,
-            raw: bytes | None = None) -> Any:
-        """The HMS operator API, from the host over the lab's MNO bridge."""
+            raw: bytes | None = None, allow_error: bool = False) -> Any:
+        """The HMS operator API, from the host over the lab's MNO bridge. allow_error:
+        an HTTP error answer with a JSON body is returned instead of raised."""
         node = self.topo.nodes[hms or self.hms("serving")]
         addr = next(str(a) for n, a in node.addresses.items())
         token = (self.run_dir / "api_token").read_text().strip()
@@ -144,8 +145,14 @@ class Ctx:
             with urllib.request.urlopen(req, timeout=15) as r:
                 text = r.read()
         except urllib.error.HTTPError as exc:
+            answer = exc.read()
+            if allow_error:
+                try:
+                    return json.loads(answer)
+                except ValueError:
+                    pass
             raise ScenarioError(f"{node.name} API {method} {path}: HTTP {exc.code} "
-                                f"{exc.read().decode(errors='replace')}") from exc
+                                f"{answer.decode(errors='replace')}") from exc
         except OSError as exc:
             raise ScenarioError(f"{node.name} API {method} {path}: {exc}") from exc
         return json.loads(text) if text else None
@@ -189,10 +196,18 @@ class Ctx:
         status = self.control(self.hnb, "status")
         return bool(status.get("powered") and status.get("hnbgw"))
 
-    def power_on_and_register(self, timeout: float = 60.0) -> Event:
-        """Power the HNB on and wait until it is registered at the HNB-GW."""
+    def power_on(self) -> None:
+        """Power the HNB on as it leaves the factory: a running one (a lab shared by
+        several scenarios) is first powered off with its state wiped."""
+        if self.control(self.hnb, "status").get("powered"):
+            self.control(self.hnb, "power-off", factory="true")
+            self.since = time.time()
         self.mark("power-on")
         self.control(self.hnb, "power-on")
+
+    def power_on_and_register(self, timeout: float = 60.0) -> Event:
+        """Power the HNB on and wait until it is registered at the HNB-GW."""
+        self.power_on()
         return self.wait_kind("hnb.in_service", self.hnb, timeout,
                               fail_kinds=("hnb.failed", "hms.refused"))
 

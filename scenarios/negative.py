@@ -10,7 +10,7 @@ from scenarios.harness import Ctx, scenario
           overrides={"nodes.hms-initial.settings.cert": "wrong-name"},
           title="HMS initial's certificate does not match its name: the HNB stops and says why")
 def hms_cert_mismatch(ctx: Ctx) -> None:
-    ctx.control(ctx.hnb, "power-on")
+    ctx.power_on()
     ctx.wait(lambda e: e.node == ctx.hnb and e.kind == "cwmp.session"
              and e.fields.get("ok") is False and "certificate" in e.summary.lower(),
              "a CWMP session refused for the HMS certificate", timeout=30)
@@ -21,7 +21,7 @@ def hms_cert_mismatch(ctx: Ctx) -> None:
           overrides={("zones", "outer", "segw-initial.operator.example"): "198.51.100.99"},
           title="SeGW initial unreachable: the HNB retries, then fails clearly")
 def segw_unreachable(ctx: Ctx) -> None:
-    ctx.control(ctx.hnb, "power-on")
+    ctx.power_on()
     ctx.wait_kind("hnb.failed", ctx.hnb, timeout=90)
 
 
@@ -30,6 +30,6 @@ def segw_unreachable(ctx: Ctx) -> None:
           overrides={"nodes.hnb1.settings.cert": "foreign"},
           title="the SeGW does not accept the HNB (certificate from a foreign CA)")
 def hnb_not_accepted(ctx: Ctx) -> None:
-    ctx.control(ctx.hnb, "power-on")
+    ctx.power_on()
     ctx.wait_kind("ike.auth_failed", timeout=30)
     ctx.wait_kind("hnb.failed", ctx.hnb, timeout=90)

@@ -54,10 +54,19 @@ class Outcome:
     marks: list[tuple[str, float]] = field(default_factory=list)
 
     @property
+    def expects_failure(self) -> bool:
+        return self.scenario.negative or bool(self.scenario.options.get("expect_fault"))
+
+    @property
     def ok(self) -> bool:
+        """A positive scenario: every mandatory step passed. A negative one (or one that
+        provokes a fault): the failure it expects was observed, and the procedure did
+        not complete as if nothing were wrong."""
         if self.verdict is None:
             return False
-        return bool(self.verdict.passed)
+        if self.expects_failure:
+            return self.error is None
+        return self.error is None and bool(self.verdict.passed)
 
 
 def _fits(lab: str, s: Scenario) -> bool:
@@ -98,10 +107,19 @@ def _bring_up(s: Scenario, say: Callable[[str], None], name: str | None = None) 
     return lab
 
 
+def _report(s: Scenario, ctx: Ctx, error: str | None) -> Any:
+    from lab.evidence.report import evaluate_run
+    from lab.flows import flows_for
+
+    hnb = ctx.hnb
+    facts = {k: v for k, v in s.options.items() if isinstance(v, bool)}
+    return evaluate_run(ctx.run_dir, s.name, [f.id for f in flows_for(s.clauses, s.options)],
+                        start=ctx.since, end=time.time(), hnb=hnb, facts=facts or None,
+                        description=s.title, marks=ctx.marks, error=error or "")
+
+
 def _run_in(s: Scenario, lab: str, run_dir: Path, topo: topology.Topology,
             say: Callable[[str], None]) -> Outcome:
-    from lab.evidence import scenario_report  # evidence depends on flows; keep start-up light
-
     ctx = Ctx(lab, run_dir, topo, s)
     say(f"scenario {s.name}: {s.title}")
     t0 = time.monotonic()
@@ -115,8 +133,51 @@ def _run_in(s: Scenario, lab: str, run_dir: Path, topo: topology.Topology,
     seconds = time.monotonic() - t0
     time.sleep(0.3)  # let the last events and packets land
     out = Outcome(s, lab, run_dir, error, seconds, marks=ctx.marks)
-    out.verdict, out.out_dir = scenario_report(s, ctx, error, seconds)
+    out.verdict = _report(s, ctx, error)
+    out.out_dir = out.verdict.out_dir
+    _cut_pcaps(run_dir, out.out_dir, ctx.since, time.time())
     return out
+
+
+def _cut_pcaps(run_dir: Path, out_dir: Path, start: float, end: float) -> None:
+    """The scenario's own slice of each lab-wide pcap (one pcap per test case)."""
+    import scapy.layers.l2  # noqa: F401  (registers Ethernet, the pcaps' link type)
+    from scapy.utils import PcapReader, PcapWriter
+
+    for pcap in sorted((run_dir / "pcap").glob("*.pcap")):
+        try:
+            with PcapReader(str(pcap)) as rd, PcapWriter(str(out_dir / pcap.name),
+                                                          sync=True) as wr:
+                for pkt in rd:
+                    if start - 0.5 <= float(pkt.time) <= end + 0.5:
+                        wr.write(pkt)
+        except (OSError, EOFError, ValueError) as exc:  # a pcap still being written
+            (out_dir / f"{pcap.name}.error").write_text(f"could not cut {pcap}: {exc}\n")
+
+
+def verdict_table(outcomes: list[Outcome]) -> str:
+    rows = []
+    for o in outcomes:
+        rep = o.verdict
+        for fr in (rep.results if rep else []):
+            for st in fr.steps:
+                rows.append((o.scenario.name, fr.flow.id, st.step.id, st.status,
+                             _short(st.reason or st.step.text)))
+        head = "PASS" if o.ok else "FAIL"
+        if o.expects_failure and o.ok:
+            head = "PASS (expected failure observed)"
+        rows.append((o.scenario.name, "", "", head, _short(o.error or f"{o.seconds:.2f}s")))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
+    lines = []
+    for r in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(r[:4], widths, strict=True))
+                     + "  " + r[4])
+    return "\n".join(lines)
+
+
+def _short(text: str, n: int = 70) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def run_many(names: Iterable[str], *, say: Callable[[str], None] = print) -> list[Outcome]:
