@@ -55,6 +55,7 @@ INNER_ADDR = "Device.IPsec.IKEv2SA.1.LocalAddress"
 URL = "Device.ManagementServer.URL"
 CONNREQ_URL = "Device.ManagementServer.ConnectionRequestURL"
 CONNREQ_PORT = 7547
+HNBGW_TIMEOUT = 15.0
 CONNECT_TRIES = 4  # tunnel/DNS attempts before the HNB reports a clear failure
 
 
@@ -243,16 +244,23 @@ class HnbNode:
         await self._connect(self.hnb.url)
 
     async def _after_sessions(self) -> None:
-        """After each completed session: register with the HNB-GW once it is known."""
+        """After each completed session: register with the HNB-GW once it is known
+        (5.2.1 6-7), but not while the HNB is moving to another HMS (the HNB-GW is
+        reached through the serving SeGW's tunnel, which is not up yet)."""
         assert self.hnb is not None
         after = 0
         while True:
             rec = await self.hnb.wait_session(after=after, ok=True)
             after = rec.index + 1
             gw = self.hnb.get(FAPGW)
-            if gw and gw != self._hnbgw_registered:
-                with contextlib.suppress(ResolveError, OSError, hnbap.HnbapError):
-                    await self._register_hnbgw(gw)
+            if not gw or gw == self._hnbgw_registered or rec.url != self.hnb.url:
+                continue
+            try:
+                async with self._connect_lock:
+                    await asyncio.wait_for(self._register_hnbgw(gw), HNBGW_TIMEOUT)
+            except (ResolveError, OSError, hnbap.HnbapError, TimeoutError) as exc:
+                self.events.emit("hnb.hnbgw_failed", f"registration at HNB-GW {gw} failed: "
+                                 f"{exc or type(exc).__name__}", hnbgw=gw, reason=str(exc))
 
     async def _register_hnbgw(self, gw: str) -> None:
         assert self.hnb is not None
