@@ -7,13 +7,14 @@ non-zero with a one-line reason on stderr.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from lab import images, runtime, topology
-from lab.lab import LabError, bring_up
+from lab.lab import LabError, bring_up, new_run_dir
 from scenarios.harness import ScenarioError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths)),
-                      *(fmt.format(*map(str, r)) for r in rows)])
+    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths)),
+             *(fmt.format(*map(str, r)) for r in rows)]
+    return "\n".join(ln.rstrip() for ln in lines)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -71,6 +73,20 @@ def cmd_exec(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_alarm(args: argparse.Namespace) -> int:
+    """Raise or clear an alarm on an HNB (TS 32.583 5.5.2): the HNB reports it by the
+    SupportedAlarm entry's ReportingMechanism."""
+    kw = [f"event_type={args.type}", f"probable_cause={args.cause}",
+          f"specific_problem={args.problem}"]
+    if args.action == "raise":
+        kw.append(f"severity={args.severity}")
+    code, out = runtime.exec_in(runtime.pick_lab(args.name), args.node,
+                                ["python", "-m", "lab.nodes.control", f"{args.action}-alarm",
+                                 *kw])
+    sys.stdout.write(out)
+    return code
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
     sys.stdout.write(runtime.logs(runtime.pick_lab(args.name), args.node, args.tail))
     return 0
@@ -99,19 +115,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         outcomes = runner.run_many(runner.ALL_ORDER)
         from lab.evidence.report import write_index
 
-        top = outcomes[0].run_dir if len(outcomes) else ROOT / "runs"
-        index = write_index(top / "all", [o.verdict for o in outcomes if o.verdict])
+        index = write_index(new_run_dir("all"), [o.verdict for o in outcomes if o.verdict])
         print("\n" + runner.verdict_table(outcomes))
         print(f"\nindex: {index}\njunit: {index.parent / 'junit.xml'}")
         return 0 if all(o.ok for o in outcomes) else 1
     if args.scenario not in reg:
         raise LabError(f"unknown scenario {args.scenario!r} (hnblab run --list)")
     s = reg[args.scenario]
-    if args.topology:
-        s.topology = Path(args.topology).name if (ROOT / "topologies" / Path(
-            args.topology).name).exists() else s.topology
-    lab = args.name if args.name else None
-    o = runner.run(s, lab=lab)
+    if args.topology:  # the same procedure on another topology (an engineer's own)
+        s = dataclasses.replace(s, topology=str(Path(args.topology).resolve()),
+                                overrides={})
+    o = runner.run(s, lab=args.name)
     print("\n" + runner.verdict_table([o]))
     print(f"\nreport: {o.out_dir / 'report.html'}\njunit:  {o.out_dir / 'junit.xml'}\n"
           f"pcaps:  {o.out_dir}/*.pcap (whole lab: {o.run_dir / 'pcap'})\n"
@@ -176,12 +190,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tail", type=int)
     p.add_argument("node")
     p.set_defaults(fn=cmd_logs)
+    p = sub.add_parser("alarm", help="raise or clear an alarm on an HNB")
+    p.add_argument("action", choices=["raise", "clear"])
+    p.add_argument("node")
+    p.add_argument("--name")
+    p.add_argument("--type", required=True, help='EventType, e.g. "Communications Alarm"')
+    p.add_argument("--cause", required=True, help='ProbableCause, e.g. "Loss Of Signal"')
+    p.add_argument("--problem", default="", help='SpecificProblem, e.g. "Iuh link down"')
+    p.add_argument("--severity", default="Major",
+                   help="Critical | Major | Minor | Warning | Indeterminate")
+    p.set_defaults(fn=cmd_alarm)
     p = sub.add_parser("images", help="build missing images and list them")
     p.set_defaults(fn=cmd_images)
     p = sub.add_parser("run", help="run a scenario (or 'all') and verify it against the spec")
     p.add_argument("scenario", nargs="?", help="scenario name, or 'all'")
     p.add_argument("--list", action="store_true", help="list the scenarios")
-    p.add_argument("-t", "--topology", help="(informational) the scenario picks its topology")
+    p.add_argument("-t", "--topology", help="run on this topology file instead of the "
+                   "scenario's own (its overrides are not applied)")
     p.add_argument("--name", help="run in this running lab instead of a lab of its own")
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("demo", help="intranet lab: discovery + registration, verdicts, evidence")

@@ -57,11 +57,22 @@ def scenario(**kw: Any) -> Callable[[Callable[[Ctx], None]], Callable[[Ctx], Non
     return deco
 
 
+def topology_path(name: str) -> Path:
+    """A shipped topology by file name, or any topology file by path (an engineer's own)."""
+    p = Path(name)
+    if not p.is_absolute() and (TOPOLOGIES / p).exists():
+        return TOPOLOGIES / p
+    if not p.exists():
+        raise ScenarioError(f"no topology file {name!r} (shipped: "
+                            f"{', '.join(sorted(f.name for f in TOPOLOGIES.glob('*.yaml')))})")
+    return p
+
+
 def topology_data(s: Scenario) -> dict[str, Any]:
     """The scenario's topology as data, with its overrides applied."""
     import yaml
 
-    data = yaml.safe_load((TOPOLOGIES / s.topology).read_text())
+    data = yaml.safe_load(topology_path(s.topology).read_text())
     for dotted, value in s.overrides.items():
         cur: Any = data
         path = dotted.split(".") if isinstance(dotted, str) else list(dotted)
