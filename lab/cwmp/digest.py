@@ -145,13 +145,15 @@ class DigestVerifier:
         if self.algorithm.upper().removesuffix("-SESS") not in ALGORITHMS:
             raise DigestError(f"unsupported digest algorithm {self.algorithm!r}")
 
-    def _nonce(self, ts: int) -> str:
-        mac = hmac.new(self.secret, str(ts).encode(), hashlib.sha256).hexdigest()[:32]
-        return base64.urlsafe_b64encode(f"{ts}:{mac}".encode()).decode()
+    def _nonce(self, ts: int, salt: str) -> str:
+        # "<ts>.<salt>:<mac>": the salt makes every challenge's nonce unique, so two
+        # clients challenged in the same second do not share a nonce count (replay check).
+        mac = hmac.new(self.secret, f"{ts}.{salt}".encode(), hashlib.sha256).hexdigest()[:32]
+        return base64.urlsafe_b64encode(f"{ts}.{salt}:{mac}".encode()).decode()
 
     def challenge(self, stale: bool = False) -> str:
         """A WWW-Authenticate header value."""
-        nonce = self._nonce(int(time.time()))
+        nonce = self._nonce(int(time.time()), os.urandom(8).hex())
         opaque = hmac.new(self.secret, b"opaque", hashlib.sha256).hexdigest()[:16]
         v = (f"Digest realm={_quote(self.realm)}, qop=\"auth\", nonce={_quote(nonce)}, "
              f"opaque={_quote(opaque)}, algorithm={self.algorithm}")
@@ -159,12 +161,13 @@ class DigestVerifier:
 
     def _nonce_ok(self, nonce: str) -> bool:
         try:
-            ts_s, _, _mac = base64.urlsafe_b64decode(nonce.encode()).decode().partition(":")
+            stamp, _, _mac = base64.urlsafe_b64decode(nonce.encode()).decode().partition(":")
+            ts_s, _, salt = stamp.partition(".")
             ts = int(ts_s)
         except (ValueError, UnicodeDecodeError):
             self.last_error = "nonce was not issued by this server"
             return False
-        if not hmac.compare_digest(self._nonce(ts), nonce):
+        if not salt or not hmac.compare_digest(self._nonce(ts, salt), nonce):
             self.last_error = "nonce was not issued by this server"
             return False
         if time.time() - ts > self.nonce_ttl:

@@ -33,7 +33,7 @@ def strongswan_conf(resolve_file: str | None = None) -> str:
     return (
         "charon {\n"
         "  install_virtual_ip = yes\n"
-        "  retransmit_tries = 3\n"
+        "  retransmit_tries = 2\n"
         "  retransmit_timeout = 1.0\n"
         "  retransmit_base = 1.4\n"
         "  filelog {\n    stderr {\n      default = 1\n      ike = 1\n      cfg = 1\n"

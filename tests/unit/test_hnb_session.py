@@ -24,7 +24,6 @@ from aiohttp import web
 from lab.cwmp import envelope, rpc
 from lab.cwmp.digest import DigestVerifier
 from lab.evidence.events import EventLog
-from lab.nodes.hnb.connreq import UniqueNonceVerifier
 from lab.nodes.hnb.cwmp_client import CwmpClient
 from lab.nodes.hnb.device import Hnb
 
@@ -196,7 +195,7 @@ class FileServer:
         self.files: dict[str, bytes] = {}
         self.stored: dict[str, bytes] = {}
         self.fail_put: int | None = None
-        self.verifier = UniqueNonceVerifier("files", credentials) if credentials else None
+        self.verifier = DigestVerifier("files", credentials) if credentials else None
         self.base = ""
         self._runner: web.AppRunner | None = None
 

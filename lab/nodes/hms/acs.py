@@ -243,9 +243,9 @@ class Acs:
         body = env.body if env else None
         if (sess is not None and isinstance(body, rpc.Inform)
                 and COOKIE not in request.cookies):
-            # A cookie-less Inform begins a new session: the one we matched by connection
-            # or address was abandoned by the CPE.
-            self._end(sess, "abandoned: the CPE began a new session", requeue=True)
+            # A cookie-less Inform begins a new session. The one we matched by connection
+            # or address may be another CPE's (behind the same NAT): _on_inform ends only
+            # this device's own abandoned session.
             sess = None
         if sess is None:
             if body is None:

@@ -10,17 +10,12 @@ port gets 404/405. The server keeps serving after any bad request.
 
 Digest checking is lab.cwmp.digest.DigestVerifier (stateless nonces with a lifetime, a
 growing nonce count so a captured request cannot be replayed); an expired nonce gets a
-401 with stale=true so the ACS retries without asking its operator. Its nonce is derived
-from the second it was issued only, so two challenges in the same second are equal and
-the second client's first answer (nc=1 again) is refused as a replay; UniqueNonceVerifier
-adds a random salt to each nonce.
+401 with stale=true so the ACS retries without asking its operator. Its nonce carries
+its issue time and a random salt, so every challenge has a nonce of its own.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
 import time
 from collections import deque
@@ -35,31 +30,6 @@ from lab.evidence.events import EventLog
 MS = "Device.ManagementServer."
 
 
-class UniqueNonceVerifier(DigestVerifier):
-    """DigestVerifier whose nonces are unique per challenge: "<ts>.<salt>:<mac>"."""
-
-    def _salted(self, ts: int, salt: str) -> str:
-        mac = hmac.new(self.secret, f"{ts}.{salt}".encode(), hashlib.sha256).hexdigest()[:32]
-        return base64.urlsafe_b64encode(f"{ts}.{salt}:{mac}".encode()).decode()
-
-    def _nonce(self, ts: int) -> str:
-        return self._salted(ts, secrets.token_hex(8))
-
-    def _nonce_ok(self, nonce: str) -> bool:
-        try:
-            stamp, _, _mac = base64.urlsafe_b64decode(nonce.encode()).decode().partition(":")
-            ts_s, _, salt = stamp.partition(".")
-            ts = int(ts_s)
-        except (ValueError, UnicodeDecodeError):
-            self.last_error = "nonce was not issued by this server"
-            return False
-        if not salt or not hmac.compare_digest(self._salted(ts, salt), nonce):
-            self.last_error = "nonce was not issued by this server"
-            return False
-        if time.time() - ts > self.nonce_ttl:
-            self.last_error = "nonce expired"
-            return False
-        return True
 URL_PARAM = MS + "ConnectionRequestURL"
 
 class ConnReqServer:
@@ -93,7 +63,7 @@ class ConnReqServer:
         self.nonce_ttl = nonce_ttl
         self.max_requests = max_requests
         self.window_s = window_s
-        self._verifier = UniqueNonceVerifier(realm=realm, credentials={}, nonce_ttl=nonce_ttl)
+        self._verifier = DigestVerifier(realm=realm, credentials={}, nonce_ttl=nonce_ttl)
         self._recent: deque[float] = deque()
         self._runner: web.AppRunner | None = None
         self.accepted = 0
