@@ -21,12 +21,14 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 log = logging.getLogger(__name__)
+MEMORY = 10_000
 
 
 @dataclass(frozen=True)
@@ -54,16 +56,23 @@ class Event:
 
 
 class EventLog:
-    """Appends events of one node to a JSON-lines file (or keeps them in memory when
-    `path` is None, for in-process tests). Thread-safe; also mirrors each event to logging."""
+    """Appends events of one node to a JSON-lines file (when `path` is given) and keeps
+    the most recent MEMORY of them in `memory` (in-process tests read it; bounded, so a
+    long-running node does not grow). Thread-safe; also mirrors each event to logging.
+
+    The file stays open (append mode, one write and flush per event): opening it per
+    event cost more than the CWMP work in the HMS's hot path. O_APPEND keeps lines whole
+    when a second process (an operator control command) appends to the same file."""
 
     def __init__(self, node: str, path: Path | str | None = None) -> None:
         self.node = node
         self.path = Path(path) if path else None
         self._lock = threading.Lock()
-        self.memory: list[Event] = []
+        self.memory: deque[Event] = deque(maxlen=MEMORY)
+        self._fh: TextIO | None = None
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = self.path.open("a", encoding="utf-8")
 
     def emit(self, kind: str, summary: str, peer: str | None = None, **fields: Any) -> Event:
         ev = Event(time=time.time(), node=self.node, kind=kind, peer=peer, summary=summary,
@@ -71,11 +80,17 @@ class EventLog:
         line = ev.to_json() + "\n"
         with self._lock:
             self.memory.append(ev)
-            if self.path:
-                with self.path.open("a", encoding="utf-8") as f:
-                    f.write(line)
+            if self._fh is not None:
+                self._fh.write(line)
+                self._fh.flush()
         log.info("%s %s%s", kind, summary, f" <-> {peer}" if peer else "")
         return ev
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
 
 
 def read_events(paths: Iterable[Path | str]) -> list[Event]:

@@ -59,7 +59,7 @@ async def test_known_hnb_is_accepted_with_events(gw: HnbGateway) -> None:
     gw_ev = [e for e in gw.events.memory if e.kind.startswith("hnbap.")]
     assert [(e.kind, e.fields["dir"], e.fields["msg"]) for e in gw_ev] == [
         ("hnbap.rx", "in", "HNBRegisterRequest"), ("hnbap.tx", "out", "HNBRegisterAccept")]
-    for e in gw_ev + hnb_events.memory:
+    for e in [*gw_ev, *hnb_events.memory]:
         assert e.fields["identity"] == KNOWN.identity
         assert e.fields["transport"] == transport_kind()
 
