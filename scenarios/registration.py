@@ -18,3 +18,19 @@ def registration(ctx: Ctx) -> None:
           title="registration with CM by file download (5.3-bis/5.4-bis)")
 def registration_download(ctx: Ctx) -> None:
     ctx.power_on_and_register()
+
+
+@scenario(name="registration-hms-outside-tunnel", topology="intranet.yaml",
+          clauses=["5.1.1", "5.2.1"],
+          overrides={
+              "nodes.hms-serving.addresses": {"internet": "198.51.100.21",
+                                              "mno": "203.0.113.21"},
+              "nodes.hms-serving.settings.tls": True,
+              "nodes.hms-serving.settings.fqdn": "hms-serving.operator.example",
+              ("zones", "outer", "hms-serving.operator.example"): "hms-serving",
+              "nodes.hms-initial.settings.policy.0.serving_hms_url":
+                  "https://hms-serving.operator.example:7548/acs"},
+          title="serving HMS reached outside the tunnel over TLS (name from the outer DNS); "
+                "the HNB-GW through the tunnel")
+def registration_hms_outside_tunnel(ctx: Ctx) -> None:
+    ctx.power_on_and_register()

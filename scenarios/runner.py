@@ -30,7 +30,8 @@ ALL_ORDER = [
     "discovery-intranet", "registration", "ipsec-address-change", "cm-spv", "cm-spv-fault",
     "cm-download", "cm-download-bad", "alarm-config", "alarm-config-fault", "alarm-report",
     "pm-period", "pm-upload", "pm-outage", "deprovision-spv", "deprovision-factory-reset",
-    "discovery-hnbgw-from-initial", "registration-download", "discovery-same-hms",
+    "discovery-hnbgw-from-initial", "registration-download", "registration-hms-outside-tunnel",
+    "discovery-same-hms",
     "discovery-internet", "hms-cert-mismatch", "hnb-not-accepted", "segw-unreachable",
 ]
 

@@ -48,6 +48,8 @@ class Resolver(aiohttp.abc.AbstractResolver):
                  tries: int = 3, timeout: float = 1.0) -> None:
         self.server = server
         self.label = label
+        self.outer = server  # the factory (outer) DNS, kept for names reached outside
+        self.outside: set[str] = set()  # names always asked at the outer DNS
         self.events = events
         self.tries = tries
         self.timeout = timeout
@@ -55,33 +57,40 @@ class Resolver(aiohttp.abc.AbstractResolver):
     def use(self, server: str, label: str) -> None:
         self.server, self.label = server, label
 
+    def resolve_outside(self, name: str) -> None:
+        """Ask the outer DNS for `name` even while a tunnel's inner DNS is in use (a
+        serving HMS reached outside the tunnel, TS 32.583 5.2.1 step 2)."""
+        self.outside.add(name.lower())
+
     async def lookup(self, name: str) -> str:
         with contextlib.suppress(ValueError):
             return str(ipaddress.IPv4Address(name))
         last = ""
+        server, label = ((self.outer, "outer") if name.lower() in self.outside
+                         else (self.server, self.label))
         for attempt in range(1, self.tries + 1):
-            self.events.emit("dns.query", f"{name} A? ({self.label} DNS {self.server})",
-                             peer=self.server, dir="out", msg="DNSQuery", qname=name,
-                             server=self.server, dns=self.label, attempt=attempt)
+            self.events.emit("dns.query", f"{name} A? ({label} DNS {server})",
+                             peer=server, dir="out", msg="DNSQuery", qname=name,
+                             server=server, dns=label, attempt=attempt)
             try:
                 raw = await asyncio.to_thread(
-                    DNSRecord.question(name, "A").send, self.server, 53, False, self.timeout)
+                    DNSRecord.question(name, "A").send, server, 53, False, self.timeout)
             except (TimeoutError, OSError) as exc:
-                last = f"no answer from {self.label} DNS {self.server} ({exc or 'timeout'})"
+                last = f"no answer from {label} DNS {server} ({exc or 'timeout'})"
                 await asyncio.sleep(0.2 * attempt)
                 continue
             reply = DNSRecord.parse(raw)
             rcode = RCODE.get(reply.header.rcode)
             addrs = [str(rr.rdata) for rr in reply.rr if rr.rtype == QTYPE.A]
             self.events.emit("dns.answer", f"{name} -> {addrs[0] if addrs else rcode}",
-                             peer=self.server, dir="in", msg="DNSResponse", qname=name,
-                             rcode=rcode, answer=addrs[0] if addrs else None, dns=self.label)
+                             peer=server, dir="in", msg="DNSResponse", qname=name,
+                             rcode=rcode, answer=addrs[0] if addrs else None, dns=label)
             if addrs:
                 return addrs[0]
-            last = f"{name}: {rcode} from {self.label} DNS {self.server}"
+            last = f"{name}: {rcode} from {label} DNS {server}"
             if rcode == "NXDOMAIN":
                 break
-        self.events.emit("dns.failed", last, peer=self.server, qname=name, reason=last)
+        self.events.emit("dns.failed", last, peer=server, qname=name, reason=last)
         raise ResolveError(last)
 
     async def resolve(self, host: str, port: int = 0,

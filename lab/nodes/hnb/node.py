@@ -187,6 +187,13 @@ class HnbNode:
             # discovery: the serving one) and the IPsec usage indicator allows it.
             use_ipsec = self.hnb.get(IPSEC_ENABLE).lower() in ("true", "1")
             segw = self.hnb.get(SECGW) if use_ipsec else ""
+            host = urlsplit(url).hostname or ""
+            if urlsplit(url).scheme == "https" and segw:
+                # An HMS over TLS is reached outside the tunnel (like 5.1.2): its name
+                # comes from the outer DNS (5.2.1 step 2), the tunnel carries the rest.
+                self.resolver.resolve_outside(host)
+                self.events.emit("hnb.hms_outside_tunnel", f"HMS {host} reached outside "
+                                 "the tunnel over TLS", url=url, host=host)
             cur = self.tunnels.current
             if cur and cur.segw_fqdn == segw:
                 return
@@ -195,7 +202,7 @@ class HnbNode:
                 self.resolver.use(self.outer_dns, "outer")
             if not segw:
                 self.events.emit("hnb.direct", f"HMS {url} reached without a tunnel",
-                                 url=url, host=urlsplit(url).hostname)
+                                 url=url, host=host)
                 return
             await self._establish(segw, notify=False)
 
