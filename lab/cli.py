@@ -133,7 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if o.ok else 1
 
 
-BENCHES = ("updown", "ike", "scenarios", "cwmp")
+BENCHES = ("updown", "ike", "scenarios", "cwmp", "pm")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
