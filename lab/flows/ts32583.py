@@ -101,8 +101,8 @@ def fault(frm: str, to: str, request: str | None = None, purpose: str | None = N
 
 def spv(frm: str, to: str, purpose: str, prefix: str, response: bool = False) -> Pred:
     """The SetParameterValues (or its response) of an HMS task of `purpose`, or one that
-    sets parameters under `prefix` (an operator task). Until the HMS's cwmp.tx carries the
-    parameter `names`, an operator task's SetParameterValues stands in for it."""
+    sets parameters under `prefix` (an operator task; the HMS's cwmp.tx carries the
+    parameter `names`). A record without names (an older run) stands in for it."""
     name = "SetParameterValuesResponse" if response else "SetParameterValues"
     return (msg(name, frm, to, purpose=purpose) | msg(name, frm, to, names=AnyPrefix(prefix))
             | msg(name, frm, to, purpose="operator", names=Absent()))

@@ -507,9 +507,13 @@ class Acs:
     def _reply(self, s: Session, body: Any, *, id: str | None, status: int = 200,
                hold: bool | None = None) -> web.Response:
         data = E.encode(body, ns=s.ns, id=id, hold_requests=hold)
+        extra: dict[str, Any] = {}
+        names = _param_names(body)
+        if names is not None:  # which parameters: tells alarm from PM configuration apart
+            extra["names"] = names
         self.ctx.emit("cwmp.tx", E.summary(body), peer=s.peer, device=s.device, dir="out",
                       msg=E.msg_name(body), cwmp_id=id, session=s.short, ns=s.ns,
-                      state=s.state.value)
+                      state=s.state.value, **extra)
         return web.Response(status=status, body=data, content_type="text/xml",
                             charset="utf-8")
 
@@ -550,3 +554,13 @@ def _conn_id(request: web.Request) -> str:
     transport = request.transport
     peer = transport.get_extra_info("peername") if transport else None
     return f"{peer[0]}:{peer[1]}" if peer else f"?{id(transport)}"
+
+
+def _param_names(body: Any) -> list[str] | None:
+    """Parameter names a request is about (SPV, SPA: the parameters set; GPV, GPA: the
+    names asked), or None for other messages."""
+    if isinstance(body, rpc.SetParameterValues | rpc.SetParameterAttributes):
+        return [p.name for p in body.parameters]
+    if isinstance(body, rpc.GetParameterValues | rpc.GetParameterAttributes):
+        return list(body.names)
+    return None
