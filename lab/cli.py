@@ -140,11 +140,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import runpy
 
     which = BENCHES if args.which == "all" else (args.which,)
+    if args.script_args and len(which) > 1:
+        raise LabError("script arguments need one benchmark name, not all")
     for b in which:
         if b not in BENCHES:
             raise LabError(f"unknown benchmark {b!r} (one of: {', '.join(BENCHES)})")
         print(f"== lab.bench.{b}")
-        sys.argv = [f"lab.bench.{b}"]
+        sys.argv = [f"lab.bench.{b}", *args.script_args]
         runpy.run_module(f"lab.bench.{b}", run_name="__main__")
     return 0
 
@@ -211,8 +213,11 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("demo", help="intranet lab: discovery + registration, verdicts, evidence")
     p.set_defaults(fn=cmd_demo)
-    p = sub.add_parser("bench", help="run a benchmark script: updown | ike | scenarios | cwmp")
+    p = sub.add_parser("bench", help="run a benchmark script: " + " | ".join(BENCHES)
+                       + " | all; arguments after NAME go to the script")
     p.add_argument("which", nargs="?", default="all")
+    p.add_argument("script_args", nargs=argparse.REMAINDER,
+                   help="passed to the script (e.g. hnblab bench scenarios -n 3)")
     p.set_defaults(fn=cmd_bench)
     return ap
 

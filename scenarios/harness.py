@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import runtime, topology
-from lab.evidence.events import Event, read_run_events
+from lab.evidence.events import Event, EventTail
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGIES = ROOT / "topologies"
@@ -99,6 +99,7 @@ class Ctx:
         self.run_dir = run_dir
         self.topo = topo
         self.scenario = scenario
+        self._tail = EventTail(run_dir)  # before `since`: nothing after it is missed
         self.since = time.time()
         self.marks: list[tuple[str, float]] = []
 
@@ -171,7 +172,8 @@ class Ctx:
     # ---- events --------------------------------------------------------------------------
 
     def events(self) -> list[Event]:
-        return [e for e in read_run_events(self.run_dir) if e.time >= self.since]
+        self._tail.poll()
+        return [e for e in self._tail.events if e.time >= self.since]
 
     def wait(self, pred: Callable[[Event], bool], what: str, timeout: float = 30.0,
              fail: Callable[[Event], bool] | None = None) -> Event:

@@ -88,16 +88,17 @@ def run(s: Scenario, *, lab: str | None = None, say: Callable[[str], None] = pri
                                 + f"; the running lab {lab} was made from another one")
         run_dir = Path(runtime.running_labs()[lab])
         topo = topology.load(run_dir / "topology.yaml")
-        return _run_in(s, lab, run_dir, topo, say)
-    made = _bring_up(s, say)
+        return run_in(s, lab, run_dir, topo, say)
+    made = lab_for(s, say)
     try:
-        return _run_in(s, made.name, made.run_dir, made.topology, say)
+        return run_in(s, made.name, made.run_dir, made.topology, say)
     finally:
         made.down()
         say(f"lab {made.name} removed")
 
 
-def _bring_up(s: Scenario, say: Callable[[str], None], name: str | None = None) -> Lab:
+def lab_for(s: Scenario, say: Callable[[str], None], name: str | None = None) -> Lab:
+    """A new lab made from the scenario's topology with its overrides applied."""
     with tempfile.TemporaryDirectory() as tmp:
         f = Path(tmp) / s.topology
         f.write_text(yaml.safe_dump(topology_data(s), sort_keys=False))
@@ -119,8 +120,10 @@ def _report(s: Scenario, ctx: Ctx, error: str | None) -> Any:
                         description=s.title, marks=ctx.marks, error=error or "")
 
 
-def _run_in(s: Scenario, lab: str, run_dir: Path, topo: topology.Topology,
-            say: Callable[[str], None]) -> Outcome:
+def run_in(s: Scenario, lab: str, run_dir: Path, topo: topology.Topology,
+           say: Callable[[str], None]) -> Outcome:
+    """Run one scenario in a running lab and write its evidence (never raises for a
+    failing scenario: the Outcome says what went wrong)."""
     ctx = Ctx(lab, run_dir, topo, s)
     say(f"scenario {s.name}: {s.title}")
     t0 = time.monotonic()
@@ -181,19 +184,24 @@ def _short(text: str, n: int = 70) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def run_many(names: Iterable[str], *, say: Callable[[str], None] = print) -> list[Outcome]:
-    """Several scenarios, sharing one lab per distinct topology (in ALL_ORDER order)."""
+def by_topology(names: Iterable[str]) -> list[list[Scenario]]:
+    """Scenarios grouped by the lab they need (topology + overrides), in the given order."""
     reg = load_all()
-    outcomes: list[Outcome] = []
     groups: dict[str, list[Scenario]] = {}
     for n in names:
         s = reg[n]
         groups.setdefault(yaml.safe_dump(topology_data(s), sort_keys=True), []).append(s)
-    for group in groups.values():
-        lab = _bring_up(group[0], say)
+    return list(groups.values())
+
+
+def run_many(names: Iterable[str], *, say: Callable[[str], None] = print) -> list[Outcome]:
+    """Several scenarios, sharing one lab per distinct topology (in ALL_ORDER order)."""
+    outcomes: list[Outcome] = []
+    for group in by_topology(names):
+        lab = lab_for(group[0], say)
         try:
             for s in group:
-                outcomes.append(_run_in(s, lab.name, lab.run_dir, lab.topology, say))
+                outcomes.append(run_in(s, lab.name, lab.run_dir, lab.topology, say))
         finally:
             lab.down()
             say(f"lab {lab.name} removed")

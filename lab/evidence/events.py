@@ -118,3 +118,54 @@ def _read_one(path: Path) -> Iterator[Event]:
 
 def read_run_events(run_dir: Path | str) -> list[Event]:
     return read_events(sorted((Path(run_dir) / "events").glob("*.jsonl")))
+
+
+class EventTail:
+    """The events a run's nodes write from now on, read incrementally: each poll parses
+    only the lines added since the last one, so waiting on a lab that has run for hours
+    costs what its new events cost, not its whole history. A line still being written
+    is left for the next poll."""
+
+    def __init__(self, run_dir: Path | str) -> None:
+        self.dir = Path(run_dir) / "events"
+        self.events: list[Event] = []
+        self._pos: dict[Path, int] = {p: _line_start(p) for p in self._files()}
+
+    def _files(self) -> list[Path]:
+        return sorted(self.dir.glob("*.jsonl"))
+
+    def poll(self) -> list[Event]:
+        """The new events (also appended to `events`, which stays in time order)."""
+        new: list[Event] = []
+        for path in self._files():
+            pos = self._pos.get(path, 0)
+            try:
+                with path.open("rb") as f:
+                    f.seek(pos)
+                    chunk = f.read()
+            except OSError:
+                continue
+            end = chunk.rfind(b"\n") + 1  # whole lines only
+            for n, line in enumerate(chunk[:end].splitlines()):
+                if not line.strip():
+                    continue
+                try:
+                    new.append(Event.from_dict(json.loads(line)))
+                except (ValueError, KeyError, TypeError) as exc:
+                    log.warning("%s: skipped malformed event line %d after byte %d (%s)",
+                                path, n + 1, pos, exc)
+            self._pos[path] = pos + end
+        if new:
+            new.sort(key=lambda e: e.time)
+            self.events.extend(new)
+            if self.events and len(self.events) > len(new) and \
+                    self.events[-len(new) - 1].time > new[0].time:
+                self.events.sort(key=lambda e: e.time)
+        return new
+
+
+def _line_start(path: Path) -> int:
+    """The end of the last whole line of a file (a line being written is read later)."""
+    with path.open("rb") as f:
+        data = f.read()
+    return data.rfind(b"\n") + 1

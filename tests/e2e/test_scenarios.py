@@ -29,7 +29,7 @@ class Labs:
         if key not in self.labs:
             # variants of one topology share its subnets: one lab at a time
             self.close()
-            self.labs[key] = runner._bring_up(s, lambda m: None, name=f"e2e-s{self.made}")
+            self.labs[key] = runner.lab_for(s, lambda m: None, name=f"e2e-s{self.made}")
             self.made += 1
         return self.labs[key]
 
@@ -51,7 +51,7 @@ def labs(node_image: str) -> Iterator[Labs]:
 def test_scenario(name: str, labs: Labs) -> None:
     s = REGISTRY[name]
     lab = labs.for_scenario(s)
-    o = runner._run_in(s, lab.name, lab.run_dir, lab.topology, lambda m: None)
+    o = runner.run_in(s, lab.name, lab.run_dir, lab.topology, lambda m: None)
     table = runner.verdict_table([o])
     assert o.ok, f"{name}: {o.error}\n{table}"
     # the evidence an engineer opens: ladder, JUnit, verdicts, the scenario's pcaps

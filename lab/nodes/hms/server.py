@@ -64,11 +64,11 @@ def _listen(host: str, port: int) -> socket.socket:
 
 async def _serve(app: web.Application, socks: list[tuple[socket.socket, ssl.SSLContext | None]],
                  ) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     for sock, ctx in socks:
         # a stop waits at most 5 s for requests in flight (a CWMP exchange is short)
-        await web.SockSite(runner, sock, ssl_context=ctx, shutdown_timeout=5.0).start()
+        await web.SockSite(runner, sock, ssl_context=ctx).start()
     return runner
 
 
