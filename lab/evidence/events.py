@@ -23,7 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -41,7 +41,11 @@ class Event:
     fields: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), default=str)
+        # not dataclasses.asdict: its deep copy of `fields` cost more than the HMS's CWMP
+        # work per event; _plain turns a dataclass in the fields into a dict as asdict did
+        return json.dumps({"time": self.time, "node": self.node, "kind": self.kind,
+                           "peer": self.peer, "summary": self.summary,
+                           "fields": self.fields}, separators=(",", ":"), default=_plain)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Event:
@@ -53,6 +57,12 @@ class Event:
             summary=str(d.get("summary", "")),
             fields=dict(d.get("fields") or {}),
         )
+
+
+def _plain(o: Any) -> Any:
+    if is_dataclass(o) and not isinstance(o, type):
+        return asdict(o)
+    return str(o)
 
 
 class EventLog:

@@ -73,3 +73,19 @@ def test_tail_keeps_time_order_across_nodes(tmp_path: Path) -> None:
     (d / "a.jsonl").write_text('{"time": 2, "node": "a", "kind": "k.a", "summary": ""}\n')
     tail.poll()
     assert [e.time for e in tail.events] == [2.0, 3.0]
+
+
+def test_fields_holding_dataclasses_and_odd_values_serialise(tmp_path: Path) -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Param:
+        name: str
+        value: int
+
+    a = _log(tmp_path, "a")
+    a.emit("x.y", "s", params=[Param("Device.X", 1)], where=tmp_path / "f")
+    a.close()
+    (e,) = read_run_events(tmp_path)
+    assert e.fields == {"params": [{"name": "Device.X", "value": 1}],
+                        "where": str(tmp_path / "f")}

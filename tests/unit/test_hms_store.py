@@ -41,6 +41,43 @@ def test_store_survives_reopen_and_requeues_sent(tmp_path: Path) -> None:
     s.close()
 
 
+def _audit_rows_on_disk(db: Path) -> int:
+    """What another process sees: only committed rows."""
+    other = sqlite3.connect(db)
+    try:
+        return int(other.execute("SELECT count(*) FROM audit").fetchone()[0])
+    finally:
+        other.close()
+
+
+async def test_audit_rows_of_one_loop_turn_commit_together(tmp_path: Path) -> None:
+    import asyncio
+
+    db = tmp_path / "hms.sqlite3"
+    s = Store.open(db)
+    for i in range(3):
+        s.audit(float(i), "cwmp.rx", "OUI-1", f"event {i}", {"i": i})
+    assert _audit_rows_on_disk(db) == 0  # still in this turn of the loop
+    await asyncio.sleep(0)
+    assert _audit_rows_on_disk(db) == 3
+    s.audit(4.0, "cwmp.tx", "OUI-1", "read at once", {})
+    assert [r["summary"] for r in s.audit_log("OUI-1", "cwmp.tx")] == ["read at once"]
+    s.audit(5.0, "hms.x", None, "goes in with the next write", {})
+    s.upsert_device("OUI-2", oui="OUI", serial="2", manufacturer="m", location=None)
+    assert _audit_rows_on_disk(db) == 5
+    s.audit(6.0, "hms.y", None, "flushed at close", {})
+    s.close()
+    assert _audit_rows_on_disk(db) == 6
+
+
+def test_audit_outside_an_event_loop_is_written_at_once(tmp_path: Path) -> None:
+    db = tmp_path / "hms.sqlite3"
+    s = Store.open(db)
+    s.audit(1.0, "files.rx", None, "FTP upload (a server thread)", {"size": 1})
+    assert _audit_rows_on_disk(db) == 1
+    s.close()
+
+
 def test_store_rejects_bad_values(tmp_path: Path) -> None:
     s = Store.open(tmp_path / "db")
     s.upsert_device("D-1", oui="D", serial="1")

@@ -9,6 +9,8 @@ that was `sent` in a session the restart killed goes back to `queued` (see `open
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import sqlite3
 import threading
@@ -200,6 +202,10 @@ class Store:
         self._conn = conn
         self.path = path
         self._lock = threading.RLock()
+        # audit rows not written yet: they go in with the next transaction, or at the end
+        # of the event-loop turn that made them (one commit, not one each); audit_log
+        # writes them before it reads
+        self._pending_audit: list[tuple[float, str, str | None, str, str]] = []
 
     @classmethod
     def open(cls, path: Path | str) -> Store:
@@ -219,6 +225,7 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
+            self.flush_audit()
             self._conn.close()
 
     @contextmanager
@@ -226,11 +233,18 @@ class Store:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
+                pending = self._pending_audit
+                if pending:
+                    self._conn.executemany(
+                        "INSERT INTO audit (time, kind, device, summary, fields) "
+                        "VALUES (?,?,?,?,?)", pending)
                 yield self._conn
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+            if pending:
+                del pending[:]
 
     def _q(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         with self._lock:
@@ -437,12 +451,35 @@ class Store:
 
     def audit(self, t: float, kind: str, device: str | None, summary: str,
               fields: dict[str, Any]) -> None:
-        with self._tx() as c:
-            c.execute("INSERT INTO audit (time, kind, device, summary, fields) VALUES (?,?,?,?,?)",
-                      (t, kind, device, summary, json.dumps(fields, default=str)))
+        """Record an event. In an event loop the row is written at the end of the loop's
+        turn (with the rows of the same turn, or sooner with another write); from any
+        other thread at once."""
+        row = (t, kind, device, summary, json.dumps(fields, default=str))
+        with self._lock:
+            self._pending_audit.append(row)
+            first = len(self._pending_audit) == 1
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush_audit()
+            return
+        if first:
+            loop.call_soon(self._flush_audit_soon)
+
+    def flush_audit(self) -> None:
+        """Write the audit rows not written yet (a no-op when there are none)."""
+        with self._lock:
+            if self._pending_audit:
+                with self._tx():
+                    pass
+
+    def _flush_audit_soon(self) -> None:
+        with contextlib.suppress(sqlite3.ProgrammingError):  # closed meanwhile: close()
+            self.flush_audit()                                 # flushed what it had
 
     def audit_log(self, device_id: str | None = None,
                   kind_prefix: str = "") -> list[dict[str, Any]]:
+        self.flush_audit()
         sql, args = "SELECT * FROM audit WHERE kind LIKE ?", [kind_prefix + "%"]
         if device_id is not None:
             sql += " AND device=?"
