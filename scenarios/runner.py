@@ -150,7 +150,9 @@ def _cut_pcaps(run_dir: Path, out_dir: Path, start: float, end: float) -> None:
 
     for pcap in sorted((run_dir / "pcap").glob("*.pcap")):
         try:
+            # linktype given: a slice with no packet would otherwise warn about it
             with PcapReader(str(pcap)) as rd, PcapWriter(str(out_dir / pcap.name),
+                                                          linktype=rd.linktype,
                                                           sync=True) as wr:
                 for pkt in rd:
                     if start - 0.5 <= float(pkt.time) <= end + 0.5:

@@ -26,7 +26,7 @@ def build(cfg: NodeConfig) -> Gateway:
     if dns_node:
         inner_dns = next(iter(topo["nodes"][dns_node]["addresses"].values()))
     return Gateway(cfg.node, cfg.settings, public[0], mno, inner_dns, cfg.raw["pki"],
-                   cfg.events())
+                   cfg.events(), state_file=cfg.run_dir / f"{cfg.node}-state" / "active_pool")
 
 
 def main() -> None:

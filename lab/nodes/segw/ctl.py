@@ -33,10 +33,6 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"{args.verb} needs an HNB identity")
     with open(args.config) as f:
         gw = build(NodeConfig.from_dict(json.load(f)))
-    # The running gateway's active pool is whatever the loaded connection says.
-    conns = charon.decode(list(charon.session().list_conns()))
-    pools = [c.get("pools", []) for entry in conns for c in entry.values()]
-    gw.active_pool = "b" if any("pool-b" in p for p in pools) else "a"
     if args.verb == "disconnect":
         print(gw.disconnect(args.identity))
     else:

@@ -31,13 +31,19 @@ AUTH_FAILURE = re.compile(
 class Gateway:
     def __init__(self, node: str, settings: dict[str, Any], public_addr: str,
                  mno_subnets: list[str], inner_dns: str | None, pki: dict[str, str],
-                 events: EventLog) -> None:
+                 events: EventLog, state_file: Path | None = None) -> None:
         self.node = node
         self.fqdn = settings["fqdn"]
         pool = ipaddress.IPv4Network(settings["pool"])
         halves = list(pool.subnets(prefixlen_diff=1))
         self.pools = {"a": str(halves[0]), "b": str(halves[1])}
+        # which half new leases come from; kept in a file because `readdress` runs in
+        # the operator's control process, and charon's list-conns does not show pools
+        self.state_file = state_file
         self.active_pool = "a"
+        if state_file is not None and state_file.exists():
+            saved = state_file.read_text().strip()
+            self.active_pool = saved if saved in self.pools else "a"
         self.public_addr = public_addr
         self.mno_subnets = mno_subnets
         self.inner_dns = inner_dns
@@ -52,7 +58,14 @@ class Gateway:
             if self.inner_dns:
                 pool["dns"] = [self.inner_dns]
             s.load_pool({f"pool-{name}": pool})
+        self.active_pool = "a"
+        self._save()
         s.load_conn(self.conn_config())
+
+    def _save(self) -> None:
+        if self.state_file is not None:
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            self.state_file.write_text(self.active_pool + "\n")
 
     def conn_config(self) -> dict[str, Any]:
         return {CONN: {
@@ -78,6 +91,7 @@ class Gateway:
         self.active_pool = "b" if self.active_pool == "a" else "a"
         s = charon.session()
         s.load_conn(self.conn_config())
+        self._save()
         self.events.emit("segw.readdress", f"new leases from {self.pools[self.active_pool]}",
                          peer=identity, identity=identity, pool=self.pools[self.active_pool])
         self.disconnect(identity)
