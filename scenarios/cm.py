@@ -63,7 +63,7 @@ def cm_spv(ctx: Ctx) -> None:
 
 
 @scenario(name="cm-spv-fault", topology="intranet.yaml", clauses=["5.3.2"],
-          options={"expect_fault": True},
+          options={"expect_fault": True}, expect="5.3.2/B: 9003",
           title="CM by SetParameterValues with one invalid value: fault, nothing applied")
 def cm_spv_fault(ctx: Ctx) -> None:
     ctx.ensure_registered()
@@ -111,7 +111,7 @@ def cm_download(ctx: Ctx) -> None:
 
 
 @scenario(name="cm-download-bad", topology="intranet.yaml", clauses=["5.3.1"],
-          options={"expect_fault": True},
+          options={"expect_fault": True}, expect="5.3.1/D: 9018",
           title="a corrupt CM file and one with an invalid parameter: nothing applied")
 def cm_download_bad(ctx: Ctx) -> None:
     ctx.ensure_registered()

@@ -3,8 +3,8 @@ drive nodes (control verbs, the HMS operator API, the SeGW controls) and wait fo
 
 A scenario is a function `run(ctx)` plus data: the topology it needs (and overrides of
 that topology's settings for a variant), the TS 32.583 clauses whose steps the matcher
-checks, and, for a negative scenario, what must go wrong. The pytest e2e tests and
-`hnblab run` call the same functions.
+checks, and, for a negative scenario, what must go wrong (`expect`). The pytest e2e tests
+and `hnblab run` call the same functions.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from typing import Any
 
 from lab import runtime, topology
 from lab.evidence.events import Event, EventTail
+from lab.flows import flows_for
+from lab.flows.model import Expect
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGIES = ROOT / "topologies"
@@ -40,8 +42,37 @@ class Scenario:
     # "nodes.X.settings.k": value, or a tuple path where a key holds dots (zone records)
     overrides: dict[str | tuple[str, ...], Any] = field(default_factory=dict)
     negative: bool = False              # the procedure is expected to fail (verdict says how)
-    expect: str = ""                    # negative: the event kind that must show the failure
+    # The failure the scenario provokes, "FLOW/STEP[,STEP...][: TEXT]" (lab.flows.model.
+    # Expect): e.g. "5.1.2/3: certificate". Set, the scenario passes when that failure is
+    # seen there (lab.flows.matcher.check_expect), not when every step passes.
+    expect: str = ""
     options: dict[str, Any] = field(default_factory=dict)  # flow conditions (e.g. cm_mode)
+
+    @property
+    def expected(self) -> Expect | None:
+        return Expect.parse(self.expect) if self.expect else None
+
+    def check(self) -> None:
+        """ValueError naming the scenario when `expect` does not fit its flows, or when it
+        is marked negative (or expect_fault) without saying what failure it expects."""
+        where = f"scenario {self.name}"
+        if not self.expect:
+            if self.negative or self.options.get("expect_fault"):
+                raise ValueError(f"{where}: expects a failure but does not say where: set "
+                                 f"expect='FLOW/STEP[,STEP...][: TEXT]', e.g. '5.1.2/3: "
+                                 f"certificate'")
+            return
+        try:
+            exp = Expect.parse(self.expect)
+            flows = flows_for(self.clauses, self.options)
+            flow = flows[exp.pick([f.id for f in flows])]
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"{where}: {exc.args[0]}") from None
+        for sid in exp.steps:
+            try:
+                flow.step(sid)
+            except KeyError as exc:
+                raise ValueError(f"{where}: expect {self.expect!r}: {exc.args[0]}") from None
 
 
 REGISTRY: dict[str, Scenario] = {}
@@ -50,6 +81,7 @@ REGISTRY: dict[str, Scenario] = {}
 def scenario(**kw: Any) -> Callable[[Callable[[Ctx], None]], Callable[[Ctx], None]]:
     def deco(fn: Callable[[Ctx], None]) -> Callable[[Ctx], None]:
         s = Scenario(run=fn, **kw)
+        s.check()
         if s.name in REGISTRY:
             raise ValueError(f"scenario {s.name} defined twice")
         REGISTRY[s.name] = s

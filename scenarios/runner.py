@@ -56,18 +56,19 @@ class Outcome:
 
     @property
     def expects_failure(self) -> bool:
-        return self.scenario.negative or bool(self.scenario.options.get("expect_fault"))
+        return bool(self.scenario.expect)
+
+    @property
+    def expectation(self) -> Any:
+        """A negative scenario's lab.flows.matcher.ExpectCheck (None for a positive one)."""
+        return self.verdict.expectation if self.verdict is not None else None
 
     @property
     def ok(self) -> bool:
-        """A positive scenario: every mandatory step passed. A negative one (or one that
-        provokes a fault): the failure it expects was observed, and the procedure did
-        not complete as if nothing were wrong."""
-        if self.verdict is None:
-            return False
-        if self.expects_failure:
-            return self.error is None
-        return self.error is None and bool(self.verdict.passed)
+        """The scenario ran to its end and: a positive one, every mandatory step passed; a
+        negative one (`expect` set), its failure was seen at the expected step with the
+        expected reason, and nothing failed elsewhere (lab.flows.matcher.check_expect)."""
+        return self.error is None and self.verdict is not None and bool(self.verdict.passed)
 
 
 def _fits(lab: str, s: Scenario) -> bool:
@@ -114,10 +115,12 @@ def _report(s: Scenario, ctx: Ctx, error: str | None) -> Any:
     from lab.flows import flows_for
 
     hnb = ctx.hnb
-    facts = {k: v for k, v in s.options.items() if isinstance(v, bool)}
+    # boolean options are flow conditions; expect_fault only marks a negative scenario
+    facts = {k: v for k, v in s.options.items() if isinstance(v, bool) and k != "expect_fault"}
     return evaluate_run(ctx.run_dir, s.name, [f.id for f in flows_for(s.clauses, s.options)],
                         start=ctx.since, end=time.time(), hnb=hnb, facts=facts or None,
-                        description=s.title, marks=ctx.marks, error=error or "")
+                        description=s.title, marks=ctx.marks, error=error or "",
+                        expect=s.expected)
 
 
 def run_in(s: Scenario, lab: str, run_dir: Path, topo: topology.Topology,
@@ -165,14 +168,19 @@ def verdict_table(outcomes: list[Outcome]) -> str:
     rows = []
     for o in outcomes:
         rep = o.verdict
+        exp = o.expectation
         for fr in (rep.results if rep else []):
             for st in fr.steps:
-                rows.append((o.scenario.name, fr.flow.id, st.step.id, st.status,
+                role = exp.role(fr, st) if exp is not None else ""
+                rows.append((o.scenario.name, fr.flow.id, st.step.id,
+                             f"{st.status} ({role})" if role else st.status,
                              _short(st.reason or st.step.text)))
         head = "PASS" if o.ok else "FAIL"
-        if o.expects_failure and o.ok:
-            head = "PASS (expected failure observed)"
-        rows.append((o.scenario.name, "", "", head, _short(o.error or f"{o.seconds:.2f}s")))
+        note = o.error or f"{o.seconds:.2f}s"
+        if exp is not None and not o.error:
+            head += " (expected failure seen)" if exp.ok else " (expected failure NOT seen)"
+            note = exp.summary
+        rows.append((o.scenario.name, "", "", head, _short(note, 110)))
     widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
     lines = []
     for r in rows:

@@ -13,13 +13,23 @@ against the Ant JUnit.xsd (windyroad/JUnit-Schema):
         <testcase classname="<scenario>.run" name="scenario run">
           <error message type>traceback</error>       only when the scenario itself stopped
         </testcase>
+        <testcase classname="<scenario>.expect" name="expected failure at 5.1.2 step 3">
+          <failure message type="expectation">why</failure>   only when it was not seen
+        </testcase>
         <system-out>evidence per step</system-out>
         <system-err>unexpected events</system-err>
       </testsuite>
     </testsuites>
 
 A step's time is the time from the previous step's evidence to its own (0 when either is
-not known). Unexpected events do not fail a test case; they are listed in system-err.
+not known). Unexpected events do not fail a test case; they are listed in system-err (an
+HMS request the flow rules out fails a "<flow> other HMS requests" test case).
+
+A negative scenario (Suite.expect) that shows its expected failure is a passing suite: the
+step that failed as expected is a passed test case named "... (expected failure)", with
+the reason in system-out and the properties expect / expect.seen / expect.verdict; the
+mandatory steps missing after it are skipped ("not reached"). When the failure was not
+seen, the steps' failures stand and the expect test case fails saying what differed.
 """
 
 from __future__ import annotations
@@ -33,13 +43,17 @@ from datetime import UTC, datetime
 from lxml import etree
 
 from lab.flows.matcher import (
+    EXPECTED,
     FAILED,
     MISSING,
+    NOT_REACHED,
     PASSED,
+    ExpectCheck,
     FlowResult,
     StepVerdict,
     scenario_unexpected,
 )
+from lab.flows.model import RPC_FAIL
 
 
 @dataclass
@@ -48,6 +62,7 @@ class Suite:
     results: Sequence[FlowResult]
     start: float
     error: str = ""  # the scenario itself stopped: one <error> test case says why
+    expect: ExpectCheck | None = None  # a negative scenario: was its failure seen
 
 
 def _classname(scenario: str, r: FlowResult) -> str:
@@ -73,6 +88,13 @@ def suite_element(suite: Suite, index: int = 0) -> etree._Element:
     total = 0.0
     out_lines: list[str] = []
     err_lines: list[str] = []
+    exp = suite.expect
+    if exp is not None:
+        for k, val in (("expect", str(exp.expect)),
+                       ("expect.seen", ",".join(f"{exp.expect.flow}/{v.step.id}"
+                                                for v in exp.seen)),
+                       ("expect.verdict", "pass" if exp.ok else "fail")):
+            etree.SubElement(props, "property", name=k, value=_x(val))
     for r in suite.results:
         for lane, node in r.binding.items():
             etree.SubElement(props, "property", name=f"{r.flow.id}.lane.{lane}", value=_x(node))
@@ -86,12 +108,21 @@ def suite_element(suite: Suite, index: int = 0) -> etree._Element:
             total += t
             if v.time is not None and v.status == PASSED:
                 prev = v.time
+            role = exp.role(r, v) if exp is not None else ""
+            name = f"{v.step.id} {v.step.message}" + (" (expected failure)"
+                                                      if role == EXPECTED else "")
             tc = etree.SubElement(ts, "testcase", classname=_x(_classname(suite.scenario, r)),
-                                  name=f"{v.step.id} {v.step.message}", time=f"{t:.3f}")
+                                  name=_x(name), time=f"{t:.3f}")
             s = v.step
             head = (f"TS 32.583 {r.flow.id} step {s.id} ({s.requirement}): {s.text}\n"
                     f"{s.frm} -> {s.to}: {s.message}")
-            if v.status in (FAILED, MISSING) and v.bad:
+            if role == EXPECTED:  # the failure the scenario provokes: this case passes
+                pass
+            elif role == NOT_REACHED:
+                skipped += 1
+                etree.SubElement(tc, "skipped", message=_x(
+                    "not reached: the procedure stopped at the expected failure"))
+            elif v.status in (FAILED, MISSING) and v.bad:
                 failures += 1
                 f = etree.SubElement(tc, "failure", message=_x(f"{v.status}: {v.reason}"),
                                      type=v.status)
@@ -101,9 +132,32 @@ def suite_element(suite: Suite, index: int = 0) -> etree._Element:
                 skipped += 1
                 etree.SubElement(tc, "skipped", message=_x(v.reason or v.status))
             out_lines.append(f"{r.flow.id} {s.id} {v.status}"
+                             + (f" as expected (expected failure: {exp.expect})"
+                                if role == EXPECTED and exp is not None else "")
                              + (f" ({v.reason})" if v.reason else ""))
             if v.events:
                 out_lines.append(_evidence(v, suite.start))
+        if any(p == RPC_FAIL for p in r.flow.other_rpcs.values()):
+            tests += 1
+            tc = etree.SubElement(ts, "testcase", classname=_x(_classname(suite.scenario, r)),
+                                  name="other HMS requests", time="0.000")
+            ruled_out = [u for u in r.unexpected if u.fails]
+            if ruled_out:
+                failures += 1
+                f = etree.SubElement(tc, "failure", type="unexpected",
+                                     message=_x(f"{ruled_out[0].why}: {ruled_out[0].summary}"))
+                f.text = _x("\n".join(f"+{u.time - suite.start:.3f} s {u.why}: {u.summary}"
+                                       for u in ruled_out))
+    if exp is not None:
+        tests += 1
+        tc = etree.SubElement(ts, "testcase", classname=_x(f"{suite.scenario}.expect"),
+                              name=_x(f"expected failure at {exp.expect.where()}"),
+                              time="0.000")
+        if not exp.ok:
+            failures += 1
+            f = etree.SubElement(tc, "failure", type="expectation", message=_x(exp.why[:500]))
+            f.text = _x(f"expected: {exp.expect}\n{exp.summary}")
+        out_lines.insert(0, exp.summary)
     errors = 0
     if suite.error:
         tests, errors = tests + 1, 1
@@ -113,7 +167,8 @@ def suite_element(suite: Suite, index: int = 0) -> etree._Element:
                              message=_x(suite.error.strip().splitlines()[0][:500]))
         e.text = _x(suite.error)
     for u in scenario_unexpected(suite.results):
-        err_lines.append(f"+{u.time - suite.start:.3f} s {u.why}: {u.summary}")
+        tag = " (informational)" if u.info else ""
+        err_lines.append(f"+{u.time - suite.start:.3f} s {u.why}{tag}: {u.summary}")
     stamp = datetime.fromtimestamp(suite.start, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     ts.attrib.update({"name": _x(suite.scenario), "tests": str(tests),
                       "failures": str(failures), "errors": str(errors), "skipped": str(skipped),

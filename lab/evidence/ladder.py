@@ -8,7 +8,8 @@ message recorded by both sender and receiver is one arrow), time on the left rel
 the scenario start, arrows labelled with the spec's step numbers, and notes for what one
 element did on its own (power on, factory reset). Steps that failed or are missing are
 red; missing steps are drawn dashed where they were expected. Hovering an arrow shows the
-records behind it.
+records behind it. A negative scenario's page says first whether its expected failure was
+seen (and where), and marks that step "failed as expected".
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from dataclasses import dataclass, field
 
 from lab.evidence.events import Event
 from lab.flows.matcher import (
+    EXPECTED,
     FAILED,
     MISSING,
+    NOT_REACHED,
     PASSED,
     SKIPPED,
+    ExpectCheck,
     FlowResult,
     scenario_unexpected,
 )
@@ -147,6 +151,8 @@ def build_rows(obs: Observation, results: Sequence[FlowResult], start: float,
     noted: dict[int, Event] = {}
     bad_events: set[int] = set()
     for u in scenario_unexpected(results):
+        if u.info:  # an HMS request no step claims: listed, not drawn as an error
+            continue
         if u.message is not None:
             bad_msgs.add(u.message.index)
         bad_events.update(id(e) for e in u.events)
@@ -342,6 +348,9 @@ th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:to
 th{background:#f3f5f7} tr.failed td,tr.missing td{background:#fdecea}
 tr.skipped td{color:#6b7280} td.st{font-weight:700}
 td.st.passed{color:#1a7f37} td.st.failed,td.st.missing{color:#c62828}
+tr.expected td{background:#fff4e5} td.st.expected{color:#b45309} tr.notreached td{color:#6b7280}
+.expect{padding:8px;margin:8px 0;border:1px solid} .expect.pass{background:#e9f7ef;
+ border-color:#1a7f37} .expect.fail{background:#fdecea;border-color:#c62828}
 .meta{color:#555} .ev{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 .scroll{overflow-x:auto;border:1px solid #d0d7de;padding:8px;background:#fff}
 .err{background:#fdecea;border:1px solid #c62828;padding:8px;white-space:pre-wrap;
@@ -374,7 +383,7 @@ def _status_cell(status: str) -> str:
     return f'<td class="st {status}">{mark} {status}</td>'
 
 
-def verdict_table(r: FlowResult) -> str:
+def verdict_table(r: FlowResult, expectation: ExpectCheck | None = None) -> str:
     head = ("<tr><th>step</th><th>spec</th><th>from \u2192 to</th><th>message</th>"
             "<th>req.</th><th>verdict</th><th>time</th><th>why / evidence</th></tr>")
     rows = []
@@ -386,17 +395,23 @@ def verdict_table(r: FlowResult) -> str:
             for e in v.events[:4])
         why = _e(v.reason) + ("<br>" if v.reason and ev_lines else "") + ev_lines
         frm, to = r.binding.get(s.frm, "?"), r.binding.get(s.to, "?")
-        rows.append(f'<tr class="{v.status}"><td>{_e(s.id)}</td><td>{_e(s.text)}</td>'
+        role = expectation.role(r, v) if expectation is not None else ""
+        cls, cell = v.status, _status_cell(v.status)
+        if role == EXPECTED:
+            cls, cell = "expected", f'<td class="st expected">\u2713 {v.status} as expected</td>'
+        elif role == NOT_REACHED:
+            cls, cell = "notreached", '<td class="st">\u2013 not reached</td>'
+        rows.append(f'<tr class="{cls}"><td>{_e(s.id)}</td><td>{_e(s.text)}</td>'
                     f"<td>{_e(s.frm)} \u2192 {_e(s.to)}<br><span class=\"meta\">{_e(frm)} "
                     f"\u2192 {_e(to)}</span></td><td>{_e(s.message)}</td>"
-                    f"<td>{_e(s.requirement)}</td>{_status_cell(v.status)}<td>{when}</td>"
+                    f"<td>{_e(s.requirement)}</td>{cell}<td>{when}</td>"
                     f"<td>{why}</td></tr>")
     return f"<table>{head}{''.join(rows)}</table>"
 
 
 def unexpected_list(results: Sequence[FlowResult], start: float) -> str:
-    items = [f'<li><b>{_e(u.why)}</b> at +{u.time - start:.3f} s: '
-             f'<span class="ev">{_e(u.summary)}</span></li>'
+    items = [f'<li><b>{_e(u.why)}</b>{" (informational)" if u.info else ""} at '
+             f'+{u.time - start:.3f} s: <span class="ev">{_e(u.summary)}</span></li>'
              for u in scenario_unexpected(results)]
     if not items:
         return "<p>None.</p>"
@@ -406,10 +421,16 @@ def unexpected_list(results: Sequence[FlowResult], start: float) -> str:
 def render_page(scenario: str, obs: Observation, results: Sequence[FlowResult], *,
                 start: float, end: float | None = None, description: str = "",
                 links: Sequence[tuple[str, str]] = (),
-                marks: Sequence[tuple[str, float]] = (), error: str = "") -> str:
+                marks: Sequence[tuple[str, float]] = (), error: str = "",
+                expectation: ExpectCheck | None = None) -> str:
     """The whole report page: verdicts, unexpected events, the ladder, links (pcaps...).
-    `error`: why the scenario itself stopped, shown first."""
-    verdict = "pass" if results and all(r.passed for r in results) and not error else "fail"
+    `error`: why the scenario itself stopped, shown first; `expectation`: a negative
+    scenario's expected failure, seen or not (it decides the verdict)."""
+    if expectation is not None:
+        verdict = "pass" if results and expectation.ok and not error else "fail"
+    else:
+        verdict = "pass" if results and all(r.passed for r in results) and not error \
+            else "fail"
     cols, rows = build_rows(obs, results, start, end, marks)
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(start))
     parts = [
@@ -419,16 +440,24 @@ def render_page(scenario: str, obs: Observation, results: Sequence[FlowResult], 
         f'<p class="meta">started {when}'
         + (f" \u00b7 {_e(description)}" if description else "")
         + (f" \u00b7 topology {_e(obs.topology.name)}" if obs.topology else "") + "</p>"]
+    if expectation is not None:
+        ok = "pass" if expectation.ok else "fail"
+        parts.append(f'<div class="expect {ok}"><b>{_e(expectation.summary)}</b><br>'
+                     f'<span class="meta">negative scenario: expects '
+                     f"{_e(str(expectation.expect))}</span></div>")
     if error:
         parts.append(f'<h2>Scenario error</h2><div class="err">{_e(error)}</div>')
     for r in results:
         c = r.counts()
+        fv, flabel = r.verdict, r.verdict.upper()
+        if expectation is not None and expectation.ok and r is expectation.flow:
+            fv, flabel = "pass", "EXPECTED FAILURE"
         parts.append(f'<h2>TS 32.583 {_e(r.flow.clause)} '
-                     f'<span class="verdict {r.verdict}">{r.verdict.upper()}</span></h2>'
+                     f'<span class="verdict {fv}">{flabel}</span></h2>'
                      f'<p class="meta">{c[PASSED]} passed, {c[FAILED]} failed, {c[MISSING]} '
                      f"missing, {c[SKIPPED]} skipped"
                      + (f" \u00b7 {_e(r.flow.note)}" if r.flow.note else "") + "</p>")
-        parts.append(verdict_table(r))
+        parts.append(verdict_table(r, expectation))
     parts.append("<h2>Unexpected</h2>" + unexpected_list(results, start))
     parts.append("<h2>Ladder</h2>"
                  '<p class="legend"><span style="color:#1f3b73"><b>\u2192 step</b> '

@@ -5,6 +5,10 @@ an index.html (plus a combined junit.xml and verdicts.json) over several scenari
     rep.verdict                        # "pass" | "fail"
     write_index(run_dir, [rep, ...])   # for "hnblab run all"
 
+A negative scenario passes `expect` (lab.flows.model.Expect): its report passes when that
+failure is seen where expected (lab.flows.matcher.check_expect), and every page and JUnit
+file says "expected failure seen at ..." instead of calling the run a failure.
+
 The run directory is what `hnblab up` made: topology.yaml and events/<node>.jsonl (read
 with lab.evidence.events.read_run_events); a scenario's evidence goes to
 <run>/scenarios/<name>/. Packet captures in that directory and the lab-wide ones of the
@@ -27,7 +31,8 @@ from lab.evidence.events import Event, read_run_events
 from lab.evidence.junit import Suite, junit_xml
 from lab.evidence.ladder import render_page
 from lab.flows.binding import suggest_binding
-from lab.flows.matcher import FlowResult, match
+from lab.flows.matcher import ExpectCheck, FlowResult, check_expect, match
+from lab.flows.model import Expect
 from lab.flows.observed import Observation
 from lab.flows.ts32583 import flow as get_flow
 from lab.topology import Topology
@@ -43,11 +48,31 @@ class ScenarioReport:
     out_dir: Path
     description: str = ""
     error: str = ""
+    expect: Expect | None = None
+
+    @property
+    def expectation(self) -> ExpectCheck | None:
+        """Whether the expected failure was seen (None: a positive scenario)."""
+        if self.expect is None:
+            return None
+        return check_expect(self.results, self.expect)
 
     @property
     def passed(self) -> bool:
-        """Every mandatory step of every flow passed and the scenario ran to its end."""
-        return bool(self.results) and all(r.passed for r in self.results) and not self.error
+        """The scenario ran to its end and every mandatory step of every flow passed, or,
+        for a negative scenario, its expected failure was seen where expected."""
+        if not self.results or self.error:
+            return False
+        exp = self.expectation
+        return exp.ok if exp is not None else all(r.passed for r in self.results)
+
+    @property
+    def note(self) -> str:
+        """One line for an index: the expectation's summary, or why the scenario stopped."""
+        exp = self.expectation
+        if self.error:
+            return "scenario stopped: " + self.error.strip().splitlines()[0]
+        return exp.summary if exp is not None else ""
 
     @property
     def verdict(self) -> str:
@@ -58,25 +83,30 @@ class ScenarioReport:
         return self.out_dir / REPORT
 
     def to_json(self) -> dict[str, Any]:
+        exp = self.expectation
         return {"scenario": self.scenario, "verdict": self.verdict, "start": self.start,
                 "description": self.description, "error": self.error or None,
+                "expectation": exp.to_json() if exp is not None else None,
                 "flows": [r.to_json() for r in self.results]}
 
 
 def write_report(out_dir: Path | str, scenario: str, results: Sequence[FlowResult],
                  obs: Observation, *, start: float, end: float | None = None,
                  description: str = "", run_dir: Path | str | None = None,
-                 marks: Sequence[tuple[str, float]] = (), error: str = "") -> ScenarioReport:
+                 marks: Sequence[tuple[str, float]] = (), error: str = "",
+                 expect: Expect | None = None) -> ScenarioReport:
     """report.html, junit.xml and verdicts.json of one scenario into `out_dir`.
-    `marks`: (what, time) lines across the ladder; `error`: why the scenario stopped."""
+    `marks`: (what, time) lines across the ladder; `error`: why the scenario stopped;
+    `expect`: the failure a negative scenario provokes."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rep = ScenarioReport(scenario, list(results), start, out, description, error)
+    rep = ScenarioReport(scenario, list(results), start, out, description, error, expect)
     links = _links(Path(run_dir) if run_dir is not None else None, out)
     page = render_page(scenario, obs, rep.results, start=start, end=end,
-                       description=description, links=links, marks=marks, error=error)
+                       description=description, links=links, marks=marks, error=error,
+                       expectation=rep.expectation)
     _atomic_write(out / REPORT, page.encode("utf-8"))
-    _atomic_write(out / JUNIT, junit_xml([Suite(scenario, rep.results, start, error)]))
+    _atomic_write(out / JUNIT, junit_xml([_suite(rep)]))
     _atomic_write(out / VERDICTS, json.dumps(rep.to_json(), indent=2, default=str).encode())
     return rep
 
@@ -96,10 +126,14 @@ def evaluate_run(run_dir: Path | str, scenario: str, flow_ids: Iterable[str], *,
                  binding: Mapping[str, str] | None = None, hnb: str | None = None,
                  facts: Mapping[str, bool | None] | None = None,
                  out_dir: Path | str | None = None, description: str = "",
-                 marks: Sequence[tuple[str, float]] = (), error: str = "") -> ScenarioReport:
+                 marks: Sequence[tuple[str, float]] = (), error: str = "",
+                 expect: Expect | str | None = None) -> ScenarioReport:
     """Match a run against flows and write its report. `flow_ids` are flow ids ("5.1.1",
     "5.4-1"); see lab.flows.flows_for for a scenario's clauses. `binding` defaults to
-    what the run's topology suggests for `hnb`; `out_dir` to <run>/scenarios/<scenario>."""
+    what the run's topology suggests for `hnb`; `out_dir` to <run>/scenarios/<scenario>;
+    `expect` ("5.1.2/3: certificate", see lab.flows.model.Expect) makes it negative."""
+    if isinstance(expect, str):
+        expect = Expect.parse(expect) if expect else None
     events, topo = load_run(run_dir)
     if binding is None:
         if topo is None:
@@ -111,7 +145,12 @@ def evaluate_run(run_dir: Path | str, scenario: str, flow_ids: Iterable[str], *,
                      facts_override=facts) for fid in flow_ids]
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "scenarios" / scenario
     return write_report(out, scenario, results, obs, start=t0, end=end,
-                        description=description, run_dir=run_dir, marks=marks, error=error)
+                        description=description, run_dir=run_dir, marks=marks, error=error,
+                        expect=expect)
+
+
+def _suite(r: ScenarioReport) -> Suite:
+    return Suite(r.scenario, r.results, r.start, r.error, r.expectation)
 
 
 def write_index(out_dir: Path | str, reports: Sequence[ScenarioReport],
@@ -127,12 +166,16 @@ def write_index(out_dir: Path | str, reports: Sequence[ScenarioReport],
         for fr in r.results:
             for k, n in fr.counts().items():
                 c[k] += n
-        flows = ", ".join(f"{fr.flow.id} {fr.verdict}" for fr in r.results)
+        exp = r.expectation
+        flows = ", ".join(f"{fr.flow.id} " + ("expected failure" if exp is not None and exp.ok
+                                               and fr is exp.flow else fr.verdict)
+                          for fr in r.results)
+        note = f'<div class="note {r.verdict}">{_e(r.note)}</div>' if r.note else ""
         rows.append(f'<tr class="{r.verdict}"><td><a href="{_e(href)}">{_e(r.scenario)}</a>'
                     f'</td><td class="v {r.verdict}">{r.verdict.upper()}</td>'
                     f"<td>{_e(flows)}</td><td>{c['passed']}</td><td>{c['failed']}</td>"
                     f"<td>{c['missing']}</td><td>{c['skipped']}</td>"
-                    f"<td>{_e(r.description)}</td></tr>")
+                    f"<td>{_e(r.description)}{note}</td></tr>")
     total = "pass" if reports and all(r.verdict == "pass" for r in reports) else "fail"
     page = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -145,10 +188,9 @@ def write_index(out_dir: Path | str, reports: Sequence[ScenarioReport],
         "<th>failed</th><th>missing</th><th>skipped</th><th>what</th></tr>"
         + "".join(rows) + "</table></body></html>")
     _atomic_write(out / INDEX, page.encode("utf-8"))
-    _atomic_write(out / JUNIT, junit_xml([Suite(r.scenario, r.results, r.start, r.error)
-                                          for r in reports]))
+    _atomic_write(out / JUNIT, junit_xml([_suite(r) for r in reports]))
     summary = {"verdict": total, "scenarios": [
-        {"scenario": r.scenario, "verdict": r.verdict,
+        {"scenario": r.scenario, "verdict": r.verdict, "note": r.note or None,
          "report": os.path.relpath(r.html_path, out).replace(os.sep, "/")} for r in reports]}
     _atomic_write(out / VERDICTS, json.dumps(summary, indent=2).encode())
     return out / INDEX
@@ -161,6 +203,7 @@ h1{font-size:22px} .meta{color:#555}
 .verdict.pass{background:#1a7f37} .verdict.fail{background:#c62828}
 table{border-collapse:collapse} th,td{border:1px solid #d0d7de;padding:4px 10px;text-align:left}
 th{background:#f3f5f7} td.v{font-weight:700} td.v.pass{color:#1a7f37} td.v.fail{color:#c62828}
+.note{font-size:12px;margin-top:2px} .note.pass{color:#1a7f37} .note.fail{color:#c62828}
 """
 
 

@@ -6,6 +6,9 @@ For each step, in order:
   - its `fail` predicate is seen instead        -> failed, with that evidence
   - its proof is seen only before the cursor    -> failed, "out of order"
   - nothing                                     -> missing (mandatory) / skipped (optional)
+A mandatory step whose `when` facts are not known (a fact is None) is looked for all the
+same: seen, it passes; not seen, it is missing, its reason naming the unknown facts (an
+unknown fact must not quietly excuse a step).
 The cursor starts at `start` and moves to the time of each passed mandatory step that
 anchors, so a step is looked for only after its predecessor. Optional steps do not move
 it: "may" steps are not order anchors.
@@ -15,10 +18,17 @@ records within ALSO_S of it (the same fact as the other element recorded it). Fo
 it is the earliest moment T by which every part has been seen, with each part's latest
 sighting up to T (so "Inform & hms.alarm" picks the Inform the alarm arrived in).
 
-Unexpected: events after `start` between bound nodes that say something went wrong
-(a CWMP Fault, an IKE authentication failure, a refused registration, ...) and are not
-evidence of a step are listed in the result. They do not change the verdict; missing or
-failed mandatory steps do.
+Unexpected, listed in the result when no step uses them as evidence:
+  - events in the window between bound nodes that say something went wrong (a CWMP
+    Fault, an IKE authentication failure, a refused registration, ...: UNEXPECTED);
+  - CWMP requests the bound HMSs sent the HNB in the window that no step claims (an
+    unrequested SetParameterValues, a second Download, a read-back GetParameterValues),
+    informational unless the flow's `other_rpcs` says "fail" (or "ignore") for them.
+They do not change the verdict, except such an RPC the flow rules out; missing or failed
+mandatory steps do.
+
+A negative scenario's expected failure (lab.flows.model.Expect) is checked over the
+results by `check_expect`.
 """
 
 from __future__ import annotations
@@ -31,9 +41,12 @@ from lab.evidence.events import Event
 from lab.evidence.peers import PeerResolver
 from lab.flows.binding import check_binding, facts
 from lab.flows.model import (
+    RPC_FAIL,
+    RPC_IGNORE,
     AllOf,
     AnyOf,
     Ev,
+    Expect,
     Flow,
     M,
     Not,
@@ -90,6 +103,8 @@ class Unexpected:
     why: str
     events: list[Event]
     message: Message | None = None
+    info: bool = False     # worth knowing, nothing went wrong (an HMS RPC no step claims)
+    fails: bool = False    # the flow rules it out: fails the flow
 
     @property
     def summary(self) -> str:
@@ -99,6 +114,7 @@ class Unexpected:
     def to_json(self, t0: float) -> dict[str, Any]:
         return {"time": self.time, "offset_s": round(self.time - t0, 3), "why": self.why,
                 "summary": self.summary, "events": [_ev_json(e) for e in self.events],
+                "info": self.info, "fails": self.fails,
                 "message": self.message.index if self.message else None}
 
 
@@ -114,7 +130,7 @@ class FlowResult:
 
     @property
     def passed(self) -> bool:
-        return not any(v.bad for v in self.steps)
+        return not any(v.bad for v in self.steps) and not any(u.fails for u in self.unexpected)
 
     @property
     def verdict(self) -> str:
@@ -260,7 +276,7 @@ def match(flow: Flow, binding: Mapping[str, str], events: Iterable[Event] | Obse
             cursor, prev, prev_since = max(cursor, v.time), v, cursor
     _tighten(ctx, verdicts, since)
     return FlowResult(flow, dict(binding), fx, t0, end, verdicts,
-                      _unexpected(ctx, verdicts, t0, end))
+                      _unexpected(ctx, flow, verdicts, t0, end))
 
 
 def _tighten(ctx: _Ctx, verdicts: list[StepVerdict], since: list[float]) -> None:
@@ -303,7 +319,9 @@ def _judge(step: Step, fx: Mapping[str, bool | None], ctx: _Ctx, cursor: float,
         why = step.unless or "condition does not hold: " + ", ".join(
             f"{k} is {fx.get(k)}" for k in step.when)
         return StepVerdict(step, SKIPPED, why)
-    required = step.req == M and applies is True
+    # unknown facts (None) do not excuse a mandatory step: it is looked for, and missing
+    # when not seen
+    required = step.req == M
     hit = ctx.first(step.proof, cursor)
     if hit is not None:
         return StepVerdict(step, PASSED, "", hit.time, hit.events, hit.messages)
@@ -321,10 +339,11 @@ def _judge(step: Step, fx: Mapping[str, bool | None], ctx: _Ctx, cursor: float,
                            f"step {prev.step.id} (+{(prev.time or 0) - ctx.start:.3f} s)",
                            early.time, early.events, early.messages)
     if not required:
-        why = "optional: not observed" if step.req != M else \
-            "condition unknown (" + ", ".join(k for k in step.when if fx.get(k) is None) + \
-            "): not observed"
-        return StepVerdict(step, SKIPPED, why)
+        return StepVerdict(step, SKIPPED, "optional: not observed")
+    if applies is None:
+        unknown = ", ".join(k for k in step.when if fx.get(k) is None)
+        return StepVerdict(step, MISSING, f"not observed, and whether it applies is "
+                           f"undetermined ({unknown} not known): expected {step.proof.text()}")
     return StepVerdict(step, MISSING, f"not observed: expected {step.proof.text()}")
 
 
@@ -381,7 +400,7 @@ def why_unexpected(e: Event, ctx: Any) -> str | None:
     return None
 
 
-def _unexpected(ctx: _Ctx, verdicts: list[StepVerdict], start: float,
+def _unexpected(ctx: _Ctx, flow: Flow, verdicts: list[StepVerdict], start: float,
                 end: float | None) -> list[Unexpected]:
     nodes = set(ctx.binding.values())
     used = {id(e) for v in verdicts for e in v.events}
@@ -405,6 +424,38 @@ def _unexpected(ctx: _Ctx, verdicts: list[StepVerdict], start: float,
             out.append(Unexpected(m.time, why, list(m.records), m))
         else:
             out.append(Unexpected(e.time, why, [e]))
+    out += _unclaimed_rpcs(ctx, flow, used, seen_msgs, start, end)
+    return sorted(out, key=lambda u: u.time)
+
+
+def is_rpc_request(m: Message) -> bool:
+    """A CWMP request (SetParameterValues, Download, ...), not a response, Fault or the
+    empty POST/204 that opens or closes a turn."""
+    return m.area == "cwmp" and m.name not in ("empty", "Fault", "invalid", "unreadable") \
+        and not m.name.endswith("Response")
+
+
+def _unclaimed_rpcs(ctx: _Ctx, flow: Flow, used: set[int], seen_msgs: set[int],
+                    start: float, end: float | None) -> list[Unexpected]:
+    """CWMP requests a bound HMS sent the bound HNB in the window that no step claims."""
+    hnb = ctx.binding.get("HNB")
+    hms = {ctx.binding[ln] for ln in ("HMS initial", "HMS serving") if ln in ctx.binding}
+    out: list[Unexpected] = []
+    for m in ctx.obs.messages:
+        if m.time < start or (end is not None and m.time > end) or m.index in seen_msgs:
+            continue
+        if m.src not in hms or m.dst != hnb or not is_rpc_request(m):
+            continue
+        if any(id(r) in used for r in m.records):
+            continue
+        policy = flow.rpc_policy(m.name)
+        if policy == RPC_IGNORE:
+            continue
+        purpose = m.fields.get("purpose")
+        why = ("HMS request no step accounts for" + (f" (task {purpose})" if purpose else "")
+               + (f": {flow.id} rules out {m.name}" if policy == RPC_FAIL else ""))
+        out.append(Unexpected(m.time, why, list(m.records), m, info=policy != RPC_FAIL,
+                              fails=policy == RPC_FAIL))
     return out
 
 
@@ -426,3 +477,90 @@ def scenario_unexpected(results: Iterable[FlowResult]) -> list[Unexpected]:
             if not any(id(e) in used for e in u.events):
                 out.setdefault(id(u.events[0]), u)
     return sorted(out.values(), key=lambda u: u.time)
+
+
+# ---- expected failures (negative scenarios) -----------------------------------------------------
+
+EXPECTED, NOT_REACHED = "expected", "not reached"
+
+
+@dataclass
+class ExpectCheck:
+    """Whether a run shows the failure a negative scenario expects (model.Expect)."""
+    expect: Expect
+    ok: bool
+    why: str                                      # what was seen, or how the run differed
+    seen: list[StepVerdict] = field(default_factory=list)  # expected steps that went bad
+    flow: FlowResult | None = None
+
+    def role(self, r: FlowResult, v: StepVerdict) -> str:
+        """How a run that shows the expected failure presents a step: EXPECTED (it failed
+        as expected), NOT_REACHED (missing after the failure: the procedure stopped), ""."""
+        if not self.ok:
+            return ""
+        if r is self.flow and any(v is s for s in self.seen):
+            return EXPECTED
+        return NOT_REACHED if v.status == MISSING and v.bad else ""
+
+    @property
+    def summary(self) -> str:
+        return ("expected failure seen at " if self.ok else "expected failure NOT seen: ") \
+            + self.why
+
+    def to_json(self) -> dict[str, Any]:
+        return {"expect": str(self.expect), "ok": self.ok, "why": self.why,
+                "seen": [v.step.id for v in self.seen]}
+
+
+def _mentions(v: StepVerdict, text: str) -> bool:
+    t = text.lower()
+    hay = [v.reason, *(f"{e.kind} {e.summary}" for e in v.events),
+           *(f"{m.name} {m.summary}" for m in v.messages)]
+    return any(t in h.lower() for h in hay)
+
+
+def _said(v: StepVerdict) -> str:
+    return f"step {v.step.id} {v.status}" + (f" ({v.reason})" if v.reason else "")
+
+
+def check_expect(results: Iterable[FlowResult], expect: Expect) -> ExpectCheck:
+    """The run shows `expect` when, in its flow: some step failed or is missing, the first
+    such mandatory step is one of the expected steps, one of those that went bad mentions
+    the expected text, and no step elsewhere failed (steps after the failure may be
+    missing: the procedure stopped there). The scenario's other flows: those before it
+    pass; those after it fail nowhere (their steps may be missing, never reached)."""
+    rs = list(results)
+    try:
+        idx = expect.pick([r.flow.id for r in rs])
+    except ValueError as exc:
+        return ExpectCheck(expect, False, str(exc))
+    r = rs[idx]
+    ids = {v.step.id for v in r.steps}
+    if not set(expect.steps) <= ids:
+        return ExpectCheck(expect, False, f"flow {r.flow.id} has no step "
+                           f"{', '.join(s for s in expect.steps if s not in ids)}", flow=r)
+    bad = [v for v in r.steps if v.bad]
+    if not bad:
+        return ExpectCheck(expect, False, f"no step of {r.flow.id} failed: {expect.where()} "
+                           "went as if nothing were wrong", flow=r)
+    if bad[0].step.id not in expect.steps:
+        return ExpectCheck(expect, False, f"{r.flow.id} went wrong first at "
+                           f"{_said(bad[0])}, not at {expect.where()}", flow=r)
+    seen = [v for v in bad if v.step.id in expect.steps]
+    hit = next((v for v in seen if not expect.text or _mentions(v, expect.text)), None)
+    if hit is None:
+        return ExpectCheck(expect, False, f"{r.flow.id} {_said(seen[0])}, but nothing "
+                           f"there mentions {expect.text!r}", seen, r)
+    for j, other in enumerate(rs):
+        wrong = [v for v in other.steps if v.bad and v.step.id not in
+                 (expect.steps if j == idx else ()) and (v.status == FAILED or j < idx)]
+        if wrong:
+            return ExpectCheck(expect, False, f"{other.flow.id} {_said(wrong[0])} as well",
+                               seen, r)
+        ruled_out = [u for u in other.unexpected if u.fails]
+        if ruled_out:
+            return ExpectCheck(expect, False, f"{other.flow.id}: {ruled_out[0].why}", seen, r)
+    at = ", ".join(f"{v.step.id} ({v.status})" for v in seen)
+    detail = hit.reason or "; ".join(e.summary for e in hit.events[:1])
+    return ExpectCheck(expect, True, f"{r.flow.id} step{'s' if len(seen) > 1 else ''} {at}: "
+                       f"{detail}", seen, r)

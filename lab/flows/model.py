@@ -22,7 +22,7 @@ FQDN, address or URL the peer resolver maps to it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -309,6 +309,10 @@ class Step:
         return {self.frm, self.to} | self.proof.lanes()
 
 
+# How an HMS request that no step of a flow accounts for counts (Flow.other_rpcs).
+RPC_IGNORE, RPC_INFO, RPC_FAIL = "ignore", "info", "fail"
+
+
 @dataclass(frozen=True)
 class Flow:
     id: str                      # "5.1.1", "5.4-1", ...
@@ -316,6 +320,19 @@ class Flow:
     clause: str                  # the heading it implements
     steps: tuple[Step, ...]
     note: str = ""
+    # A CWMP RPC the HMS sent in the window that no step claims is listed as unexpected:
+    # RPC name (or "*") -> "info" (listed, the default), "ignore" (normal here, e.g. a
+    # read-back), or "fail" (the flow fails: the spec rules it out here).
+    other_rpcs: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, policy in self.other_rpcs.items():
+            if policy not in (RPC_IGNORE, RPC_INFO, RPC_FAIL):
+                raise ValueError(f"flow {self.id}: other_rpcs[{name!r}] is {policy!r}, not "
+                                 f"one of {RPC_IGNORE}, {RPC_INFO}, {RPC_FAIL}")
+
+    def rpc_policy(self, name: str) -> str:
+        return self.other_rpcs.get(name, self.other_rpcs.get("*", RPC_INFO))
 
     def step(self, sid: str) -> Step:
         for s in self.steps:
@@ -327,3 +344,57 @@ class Flow:
     def lanes(self) -> list[str]:
         used: set[str] = set().union(*(s.lanes() for s in self.steps))
         return [ln for ln in LANES if ln in used] + sorted(used - set(LANES))
+
+
+# ---- what a negative scenario expects ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Expect:
+    """The failure a negative scenario provokes, written "FLOW/STEP[,STEP...][: TEXT]":
+    "5.1.2/3: certificate", "5.1.1/2.2,2.3: peer not responding".
+
+    FLOW is a flow the scenario checks (or the flow its variant extends: "5.3.2" names
+    "5.3.2-cr" when that is the one checked); STEPs are the steps of it where the failure shows
+    (one, or several that one failure spoils, like a DNS answer and the tunnel it
+    prevents); TEXT, when given, must occur (case-insensitively) in the verdict reason or
+    the evidence (event kind, summary) of one of those steps that failed or is missing.
+    lab.flows.matcher.check_expect says whether a run shows it."""
+    flow: str
+    steps: tuple[str, ...]
+    text: str = ""
+
+    @classmethod
+    def parse(cls, spec: str) -> Expect:
+        head, sep, text = spec.partition(":")
+        flow, slash, steps = head.strip().partition("/")
+        ids = tuple(s.strip() for s in steps.split(",") if s.strip())
+        if not flow.strip() or not slash or not ids or " " in flow.strip() \
+                or any(" " in i for i in ids):
+            raise ValueError(f"expect {spec!r}: not FLOW/STEP[,STEP...][: TEXT], e.g. "
+                             f"'5.1.2/3: certificate'")
+        if sep and not text.strip():
+            raise ValueError(f"expect {spec!r}: empty TEXT after ':'")
+        return cls(flow.strip(), ids, text.strip())
+
+    def __str__(self) -> str:
+        return f"{self.flow}/{','.join(self.steps)}" + (f": {self.text}" if self.text else "")
+
+    def pick(self, flow_ids: Sequence[str]) -> int:
+        """The index of the flow this names among `flow_ids`: the one with its id, else the
+        one variant of it ("5.3.2-cr"); ValueError saying why none or several fit."""
+        if self.flow in flow_ids:
+            return list(flow_ids).index(self.flow)
+        variants = [i for i, f in enumerate(flow_ids) if f.startswith(self.flow + "-")]
+        if len(variants) == 1:
+            return variants[0]
+        checked = ", ".join(flow_ids) or "none"
+        if variants:
+            raise ValueError(f"expect {str(self)!r}: flow {self.flow} could be any of "
+                             f"{', '.join(flow_ids[i] for i in variants)}: name one")
+        raise ValueError(f"expect {str(self)!r} names flow {self.flow}, which the scenario "
+                         f"does not check (it checks {checked})")
+
+    def where(self) -> str:
+        """ "5.1.2 step 3", "5.1.1 steps 2.2/2.3" """
+        many = len(self.steps) > 1
+        return f"{self.flow} step{'s' if many else ''} {'/'.join(self.steps)}"

@@ -58,6 +58,8 @@ def test_scenario(name: str, labs: Labs) -> None:
         o = runner.run_in(s, lab.name, lab.run_dir, lab.topology, lambda m: None)
         table = runner.verdict_table([o])
         assert o.ok, f"{name} ({attempt} run in this lab): {o.error}\n{table}"
+        if o.expects_failure:
+            check_expected_failure(s, o, f"{name} ({attempt} run)\n{table}")
     # the evidence an engineer opens: ladder, JUnit, verdicts, the scenario's pcaps
     out = o.out_dir
     html = (out / "report.html").read_text()
@@ -67,11 +69,49 @@ def test_scenario(name: str, labs: Labs) -> None:
     verdicts = json.loads((out / "verdicts.json").read_text())
     assert verdicts
     assert list(out.glob("*.pcap"))
+    # a good run has no JUnit failure, a negative scenario's included
+    assert not junit.xpath("//failure"), table
     if not o.expects_failure:
-        assert o.verdict.passed, table
-        assert not junit.xpath("//failure")
+        assert o.verdict.expectation is None, table
+        assert all(fr.passed for fr in o.verdict.results), table
     else:
-        assert not o.verdict.passed or s.options.get("expect_fault"), table
+        # the step that failed as expected is a passing test case, and says so
+        seen = {v.step.id for v in o.verdict.expectation.seen}
+        cases = junit.xpath("//testcase[contains(@name, '(expected failure)')]")
+        assert {c.get("name").split()[0] for c in cases} == seen, table
+        assert junit.xpath("//testcase[@classname=$c]", c=f"{name}.expect")
+        assert verdicts["expectation"]["ok"] is True and verdicts["verdict"] == "pass"
+        assert "expected failure seen at" in html
+
+
+def check_expected_failure(s: Scenario, o: runner.Outcome, where: str) -> None:
+    """The failure the scenario provokes was seen at the step(s) its `expect` names, with
+    the reason it names, and nothing failed elsewhere: every other step either passed, was
+    skipped, or is missing after the failure (the procedure stopped there)."""
+    want = s.expected
+    assert want is not None, where
+    exp = o.verdict.expectation
+    assert exp is not None and exp.ok, f"{exp.summary if exp else 'not checked'}\n{where}"
+    flows = [fr.flow.id for fr in o.verdict.results]
+    target = o.verdict.results[flows.index(want.flow)]
+    bad = [v for v in target.steps if v.bad]
+    assert bad and bad[0].step.id in want.steps, where  # the first thing to go wrong
+    seen = [v for v in bad if v.step.id in want.steps]
+    assert not want.text or any(
+        want.text.lower() in " ".join([v.reason, *(e.kind + " " + e.summary
+                                                    for e in v.events)]).lower()
+        for v in seen), where
+    first = target.steps.index(bad[0])
+    for i, v in enumerate(target.steps):
+        if v.bad and v.step.id not in want.steps:
+            assert v.status == "missing" and i > first, f"step {v.step.id}: {where}"
+    for fr in o.verdict.results:
+        if fr is target:
+            continue
+        before = flows.index(fr.flow.id) < flows.index(want.flow)
+        for v in fr.steps:
+            assert not v.bad or (not before and v.status == "missing"), \
+                f"{fr.flow.id} step {v.step.id}: {where}"
 
 
 def test_scenario_list_is_complete() -> None:

@@ -29,7 +29,10 @@ def test_intranet_discovery_passes_every_step_in_order() -> None:
     assert set(statuses(res).values()) == {"passed"}
     times = [v.time for v in res.steps if v.step.req == M]
     assert times == sorted(times)  # type: ignore[type-var]
-    assert not res.unexpected
+    assert not [u for u in res.unexpected if not u.info]
+    # the one HMS request 5.1.1 does not claim is registration's (5.2.1 claims it)
+    assert [(u.message.name, u.message.fields["purpose"]) for u in res.unexpected
+            if u.message] == [("SetParameterValues", "provision")]
 
 
 def test_intranet_evidence_names_both_sides() -> None:
@@ -128,9 +131,10 @@ def test_rejected_registration_fails_step_7_with_the_reject() -> None:
 def test_unexpected_auth_failure_is_named_but_the_flow_passes() -> None:
     res = check(intranet(auth_fail=True), "5.1.1")
     assert res.verdict == "pass"
-    whys = {u.why for u in res.unexpected}
+    errors = [u for u in res.unexpected if not u.info]
+    whys = {u.why for u in errors}
     assert "IKEv2 authentication failed" in whys and "IKEv2 failed" in whys
-    assert all(u.events[0].node in ("hnb1", "segw-initial") for u in res.unexpected)
+    assert all(u.events[0].node in ("hnb1", "segw-initial") for u in errors)
 
 
 def test_cm_download_takes_the_bis_branch() -> None:
@@ -246,3 +250,94 @@ def test_flows_for_expands_clause_5_4() -> None:
         flows_for(["5.4"], {"method": "reboot"})
     with pytest.raises(KeyError, match=r"no flow '9\.9'"):
         flows_for(["9.9"])
+
+
+# ---- unknown facts, HMS requests no step claims ---------------------------------------------
+
+def _without_release(r: Run) -> Run:
+    """5.1.1 step 8 not happening: neither side records the session with HMS initial end."""
+    r.events = [e for e in r.events if not (
+        (e.node == "hnb1" and e.kind == "cwmp.session" and e.fields.get("state") == "end"
+         and "initial" in str(e.peer))
+        or (e.node == "hms-initial" and e.kind == "hms.session.end"))]
+    return r
+
+
+def test_unknown_fact_does_not_excuse_a_mandatory_step() -> None:
+    # same_hms unknown: step 8 (C, not same_hms) is looked for; not seen, it is missing,
+    # and the reason names the fact nobody could determine
+    res = check(_without_release(intranet()), "5.1.1", facts_override={"same_hms": None})
+    eight = {v.step.id: v for v in res.steps}["8"]
+    assert eight.status == "missing" and eight.bad
+    assert "undetermined" in eight.reason and "same_hms" in eight.reason
+    assert res.verdict == "fail" and eight in res.problems
+    # step 9 (optional, same unknown fact) was seen: it passes
+    assert statuses(res)["9"] == "passed"
+    # with the fact known to be false the same run fails the same step, without the note
+    known = {v.step.id: v for v in check(_without_release(intranet()), "5.1.1").steps}["8"]
+    assert known.status == "missing" and "undetermined" not in known.reason
+    # and seen, a step of unknown condition passes
+    seen = check(intranet(), "5.1.1", facts_override={"same_hms": None})
+    assert statuses(seen)["8"] == "passed" and seen.verdict == "pass"
+
+
+def test_unknown_fact_skips_an_optional_step_not_seen() -> None:
+    r = intranet()
+    r.events = [e for e in r.events if e.kind != "ike.down"]
+    res = check(r, "5.1.1", facts_override={"same_hms": None})
+    nine = {v.step.id: v for v in res.steps}["9"]
+    assert nine.status == "skipped" and not nine.bad
+
+
+def after_registration(r: Run, flow: str, **kw: object) -> FlowResult:
+    start = max(e.time for e in r.events if e.kind == "hnbap.rx") + 1.0
+    return match(FLOWS[flow], suggest_binding(r.topo), r.events, r.topo, start=start,
+                 **kw)  # type: ignore[arg-type]
+
+
+def test_hms_requests_no_step_claims_are_listed_as_information() -> None:
+    from tests.unit.test_flows_fixtures import operator_spv
+
+    r = operator_spv(also=("Download", "GetParameterValues"))
+    res = after_registration(r, "5.3.2")
+    assert res.verdict == "pass", statuses(res)
+    extra = [u for u in res.unexpected if u.message is not None]
+    assert [u.message.name for u in extra] == ["Download", "GetParameterValues"]
+    assert all(u.info and not u.fails for u in extra)
+    assert all("no step accounts for" in u.why and "operator" in u.why for u in extra)
+    # the SPV step A claims is not among them, nor any response or the HNB's own requests
+    a = {v.step.id: v for v in res.steps}["A"]
+    assert a.messages[0].index not in {u.message.index for u in extra}
+    assert scenario_unexpected([res]) == res.unexpected
+    # without the extra requests nothing is listed
+    assert after_registration(operator_spv(), "5.3.2").unexpected == []
+
+
+def test_flow_can_rule_out_or_ignore_other_hms_requests() -> None:
+    from tests.unit.test_flows_fixtures import operator_spv
+
+    r = operator_spv(also=("Download", "GetParameterValues"))
+    strict = replace(FLOWS["5.3.2"], other_rpcs={"Download": "fail", "GetParameterValues":
+                                                 "ignore"})
+    res = match(strict, suggest_binding(r.topo), r.events, r.topo,
+                start=max(e.time for e in r.events if e.kind == "hnbap.rx") + 1.0)
+    assert [(u.message.name, u.fails) for u in res.unexpected if u.message] == [
+        ("Download", True)]
+    assert "rules out Download" in res.unexpected[0].why
+    assert all(v.status == "passed" for v in res.steps) and res.verdict == "fail"
+    quiet = replace(FLOWS["5.3.2"], other_rpcs={"*": "ignore"})
+    assert match(quiet, suggest_binding(r.topo), r.events, r.topo,
+                 start=res.start).unexpected == []
+    with pytest.raises(ValueError, match=r"other_rpcs\['Download'\] is 'fatal'"):
+        replace(FLOWS["5.3.2"], other_rpcs={"Download": "fatal"})
+
+
+def test_requests_outside_the_window_are_not_listed() -> None:
+    from tests.unit.test_flows_fixtures import operator_spv
+
+    r = operator_spv(also=("Download",))
+    dl = next(e for e in r.events if e.kind == "cwmp.tx" and e.fields.get("msg") == "Download")
+    start = max(e.time for e in r.events if e.kind == "hnbap.rx") + 1.0
+    res = match(FLOWS["5.3.2"], suggest_binding(r.topo), r.events, r.topo, start=start,
+                end=dl.time - 0.001)
+    assert res.unexpected == []

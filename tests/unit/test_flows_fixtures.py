@@ -85,10 +85,12 @@ class Run:
         self.emit(hnb, "hnb.power_on", f"power on: LAN up on {addr}", msg="PowerOn",
                   address=addr, identity=IDENTITY)
 
-    def dns(self, hnb: str, dns_node: str, qname: str, *, answer: bool = True) -> str | None:
+    def dns(self, hnb: str, dns_node: str, qname: str, *, answer: bool = True,
+            instead: str | None = None) -> str | None:
+        """`instead`: the address a misconfigured zone answers (no node's)."""
         server = self.addr(dns_node)
         label = self.topo.nodes[dns_node].settings["zone"]
-        zone_addr = self.topo.resolve(label, qname)
+        zone_addr = instead or self.topo.resolve(label, qname)
         addr = str(zone_addr) if zone_addr and answer else None
         rcode = "NOERROR" if addr else "NXDOMAIN"
         client = self.source(hnb, dns_node)
@@ -137,6 +139,32 @@ class Run:
                   inner_dns=inner_dns, identity=IDENTITY, setup_ms=42.0)
         self.inner[hnb] = inner
         return inner
+
+    def ike_fail(self, hnb: str, fqdn: str, *, outer: str | None = None,
+                 refused: bool = False, tries: int = 4) -> None:
+        """The HNB's attempts to reach SeGW `fqdn` failing, then it gives up
+        (lab/nodes/hnb/node.py _establish): nobody answering at `outer`, or (`refused`) the
+        SeGW refusing the HNB's certificate (lab/nodes/segw/gateway.py)."""
+        segw = next(n.name for n in self.topo.nodes_of("segw") if n.settings["fqdn"] == fqdn)
+        addr = outer or self.addr(segw, "public")
+        reason = ("received AUTHENTICATION_FAILED notify error" if refused
+                  else "establishing IKE_SA failed, peer not responding")
+        why = f"IKEv2 to {fqdn} ({addr}) failed: {reason}"
+        for attempt in range(1, tries + 1):
+            self.emit(hnb, "ike.init", f"IKE_SA_INIT to {fqdn} ({addr})", peer=fqdn,
+                      dir="out", msg="IKE_SA_INIT", segw=fqdn, outer=addr)
+            if refused:
+                msg = f'no issuer certificate found for "O=hnblab, CN={IDENTITY}"'
+                self.emit(segw, "ike.auth_failed", msg, reason=msg, ike_sa=str(attempt))
+            else:
+                self.wait(5.0)  # strongSwan's retransmits
+            self.emit(hnb, "ike.failed", f"IKE to {fqdn} failed: {reason}", peer=fqdn,
+                      segw=fqdn, reason=reason)
+            delay = min(2 ** (attempt - 1), 8)
+            self.emit(hnb, "hnb.retry", f"attempt {attempt}/{tries} to reach {fqdn} failed "
+                      f"({why}); retry in {delay}s", segw=fqdn, attempt=attempt, reason=why)
+            self.wait(delay)
+        self.emit(hnb, "hnb.failed", f"cannot reach the HMS: {why}", reason=why)
 
     def ike_down(self, hnb: str, fqdn: str) -> None:
         segw = next(n.name for n in self.topo.nodes_of("segw") if n.settings["fqdn"] == fqdn)
@@ -396,6 +424,47 @@ def internet(*, https: bool = True) -> Run:
     return r
 
 
+def segw_unreachable() -> Run:
+    """scenarios/negative.py segw-unreachable: the outer zone sends the HNB to an address
+    where no SeGW answers."""
+    r = Run.load("intranet.yaml")
+    r.power_on()
+    r.dns("hnb1", "dns-outer", "segw-initial.operator.example", instead="198.51.100.99")
+    r.ike_fail("hnb1", "segw-initial.operator.example", outer="198.51.100.99")
+    return r
+
+
+def hnb_not_accepted() -> Run:
+    """scenarios/negative.py hnb-not-accepted: the SeGW refuses the HNB's certificate."""
+    r = Run.load("intranet.yaml")
+    r.power_on()
+    r.dns("hnb1", "dns-outer", "segw-initial.operator.example")
+    r.ike_fail("hnb1", "segw-initial.operator.example", refused=True)
+    return r
+
+
+CERT_ERROR = ("Cannot connect to host hms-initial.operator.example:7548 ssl:True "
+              "[SSLCertVerificationError: (1, \"[SSL: CERTIFICATE_VERIFY_FAILED] certificate "
+              "verify failed: Hostname mismatch, certificate is not valid for "
+              "'hms-initial.operator.example'. (_ssl.c:992)\")]")
+
+
+def cert_mismatch() -> Run:
+    """scenarios/negative.py hms-cert-mismatch: HMS initial's certificate names another
+    host; the HNB's TLS session fails (lab/nodes/hnb/cwmp_client.py) and it retries."""
+    r = Run.load("internet.yaml")
+    url = "https://hms-initial.operator.example:7548/acs"
+    codes = ["0 BOOTSTRAP", "1 BOOT"]
+    r.power_on()
+    r.emit("hnb1", "cwmp.session", f"session 0 to {url}: {','.join(codes)}", peer=url,
+           url=url, events=codes, retry_count=0, state="start")
+    r.dns("hnb1", "dns-outer", "hms-initial.operator.example")
+    r.emit("hnb1", "cwmp.session", f"session 0 failed: {CERT_ERROR}", peer=url, url=url,
+           events=codes, ok=False, error=CERT_ERROR, state="end")
+    r.emit("hnb1", "cwmp.retry", "session retry 1 in 7.72 s", retry_count=1, delay=7.72)
+    return r
+
+
 def registered_intranet() -> Run:
     """An intranet HNB already registered (the tunnel to SeGW serving is up)."""
     r = intranet()
@@ -512,11 +581,14 @@ def pm_upload(*, ok: bool = True) -> Run:
     return r
 
 
-def operator_spv(*, fault: bool = False) -> Run:
+def operator_spv(*, fault: bool = False, also: Sequence[str] = ()) -> Run:
+    """5.3.2 by an operator task; `also`: RPCs the HMS sends after it in that session (a
+    Download, a read-back GetParameterValues: none of them a step of 5.3.2)."""
     r = registered_intranet()
     conn_request(r)
     r.serving(["6 CONNECTION REQUEST"],
-              [("operator", "SetParameterValues")], fail_task="operator" if fault else None)
+              [("operator", "SetParameterValues"), *(("operator", a) for a in also)],
+              fail_task="operator" if fault else None)
     return r
 
 
@@ -539,7 +611,8 @@ def test_builder_kinds_exist_in_node_code() -> None:
                    "hms.task.done", "hms.task.failed", "node.ready"}
     runs = [intranet(cm="download", auth_fail=True, reject=True), same_hms(), internet(),
             factory_reset(), spv_deprovision(), readdress(), alarm_and_pm_config(),
-            alarm_report(), pm_upload(), pm_upload(ok=False), operator_spv(fault=True)]
+            alarm_report(), pm_upload(), pm_upload(ok=False), operator_spv(fault=True),
+            segw_unreachable(), hnb_not_accepted(), cert_mismatch()]
     built = {e.kind for r in runs for e in r.events}
     assert built - node_kinds <= {"hnb.power_on"}, built - node_kinds
 

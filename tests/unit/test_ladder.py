@@ -109,3 +109,43 @@ def test_hostile_text_is_escaped() -> None:
     html, _ = page(r)
     assert "<script>" not in html
     lxml.html.document_fromstring(html)
+
+
+def test_hms_request_no_step_claims_is_listed_not_drawn_as_an_error() -> None:
+    from tests.unit.test_flows_fixtures import operator_spv
+
+    r = operator_spv(also=("Download",))
+    start = max(e.time for e in r.events if e.kind == "hnbap.rx") + 1.0
+    obs = Observation(r.events, r.topo)
+    res = match(FLOWS["5.3.2"], suggest_binding(r.topo), obs, start=start)
+    doc = lxml.html.document_fromstring(render_page("cm-spv", obs, [res], start=start))
+    items = ["".join(li.itertext()) for li in doc.xpath("//ul[@class='unexpected']/li")]
+    assert len(items) == 1 and "(informational)" in items[0] and "Download" in items[0]
+    download = [g for g in rows_of(doc) if any(t.endswith("Download") for t in texts(g))]
+    assert len(download) == 1 and "row-plain" in download[0].get("class", "")
+    assert doc.xpath("//title")[0].text.endswith("PASS")
+
+
+def test_negative_page_marks_the_expected_failure() -> None:
+    from lab.flows.matcher import check_expect
+    from lab.flows.model import Expect
+    from tests.unit.test_flows_fixtures import hnb_not_accepted
+
+    r = hnb_not_accepted()
+    obs = Observation(r.events, r.topo)
+    t0 = r.events[0].time
+    res = [match(FLOWS["5.1.1"], suggest_binding(r.topo), obs, start=t0)]
+    exp = check_expect(res, Expect.parse("5.1.1/2.3: ike.auth_failed"))
+    doc = lxml.html.document_fromstring(render_page("hnb-not-accepted", obs, res, start=t0,
+                                                    expectation=exp))
+    assert doc.xpath("//title")[0].text == "hnb-not-accepted: PASS"
+    assert "expected failure seen at 5.1.1 step 2.3" in doc.xpath(
+        "//div[contains(@class,'expect')]")[0].text_content()
+    (row,) = doc.xpath("//tr[@class='expected']")
+    assert row.xpath("td")[0].text == "2.3"
+    # the failure itself is still drawn as what went wrong
+    assert any("ike.auth_failed" in " ".join(texts(g)) for g in rows_of(doc)
+               if "row-bad" in g.get("class", ""))
+    # the same run without its expectation is a failing page
+    plain = lxml.html.document_fromstring(render_page("hnb-not-accepted", obs, res, start=t0))
+    assert plain.xpath("//title")[0].text.endswith("FAIL")
