@@ -382,6 +382,23 @@ def describe(msg: HnbapMessage) -> str:
     return f"HNBRegisterReject {msg.cause}{backoff}"
 
 
+def ie_fields(msg: HnbapMessage) -> dict[str, Any]:
+    """The message's IEs as event fields (JSON values), so events show what was carried."""
+    if isinstance(msg, RegisterRequest):
+        out: dict[str, Any] = {"plmn": msg.plmn, "cell_id": msg.cell_id, "lac": msg.lac,
+                               "rac": msg.rac, "sac": msg.sac, "csg_id": msg.csg_id}
+        loc = msg.location
+        if loc.latitude is not None and loc.longitude is not None:
+            out.update(latitude=round(loc.latitude, 5), longitude=round(loc.longitude, 5),
+                       altitude=loc.altitude)
+        if loc.internet_ip is not None:
+            out["internet_ip"] = loc.internet_ip
+        return out
+    if isinstance(msg, RegisterAccept):
+        return {"rnc_id": msg.rnc_id}
+    return {"cause": msg.cause, "backoff": msg.backoff}
+
+
 # -- transport ----------------------------------------------------------------------------
 
 @functools.cache
@@ -474,7 +491,8 @@ def _emit(events: EventLog | None, kind: str, msg: HnbapMessage, peer: str,
     if events is None:
         return
     events.emit(kind, describe(msg), peer=peer, dir="out" if kind == "hnbap.tx" else "in",
-                msg=msg.msg_name, identity=identity, transport=transport_kind())
+                msg=msg.msg_name, identity=identity, transport=transport_kind(),
+                **ie_fields(msg))
 
 
 class IuhConnection:

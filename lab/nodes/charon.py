@@ -55,6 +55,7 @@ class Charon:
     def __init__(self, resolve_file: str | None = None) -> None:
         self.resolve_file = resolve_file
         self.proc: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
 
     def start(self, timeout: float = 15.0) -> None:
         Path(STRONGSWAN_CONF).write_text(strongswan_conf(self.resolve_file))
@@ -73,7 +74,24 @@ class Charon:
                 time.sleep(0.05)
         raise RuntimeError(f"charon's VICI socket {VICI_SOCKET} did not answer in {timeout}s")
 
+    def watch(self, on_exit: Callable[[int], None]) -> threading.Thread:
+        """Call on_exit(returncode) from a thread if charon exits without stop(): a node
+        whose charon died is no longer what its node.ready said."""
+        proc = self.proc
+        if proc is None:
+            raise RuntimeError("charon is not started")
+
+        def run() -> None:
+            rc = proc.wait()
+            if not self._stopping.is_set():
+                on_exit(rc)
+
+        t = threading.Thread(target=run, name="charon-watch", daemon=True)
+        t.start()
+        return t
+
     def stop(self) -> None:
+        self._stopping.set()
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:

@@ -62,6 +62,11 @@ async def test_known_hnb_is_accepted_with_events(gw: HnbGateway) -> None:
     for e in [*gw_ev, *hnb_events.memory]:
         assert e.fields["identity"] == KNOWN.identity
         assert e.fields["transport"] == transport_kind()
+    # the HNB-GW's event shows the IEs it received, the answer's shows the RNC-ID
+    rx = gw_ev[0].fields
+    assert (rx["plmn"], rx["cell_id"], rx["lac"], rx["rac"], rx["sac"], rx["csg_id"]) == (
+        "00101", 0x1234567, 1, 2, 3, None)
+    assert gw_ev[1].fields["rnc_id"] == 100
 
 
 async def test_unknown_hnb_is_rejected(gw: HnbGateway) -> None:

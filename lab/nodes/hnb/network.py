@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp.abc
 import vici
-from dnslib import QTYPE, RCODE, DNSRecord
+from dnslib import QTYPE, RCODE, DNSError, DNSRecord
 
 from lab.evidence.events import EventLog
 from lab.nodes import charon
@@ -42,10 +42,15 @@ class TunnelError(RuntimeError):
 
 class Resolver(aiohttp.abc.AbstractResolver):
     """Asks one DNS server (switchable), over UDP with a retry, for A records.
-    Plugs into aiohttp so CWMP and file transfers resolve through it."""
+    Plugs into aiohttp so CWMP and file transfers resolve through it.
+
+    Every way a lookup can go wrong ends in a ResolveError naming the name, the server and
+    the attempts: no answer (retried), a garbled reply or one whose ID is not the query's
+    (ignored, the wait for the real one goes on: a stray datagram must not end the lookup),
+    SERVFAIL and the like (retried); NXDOMAIN or an answer without an A record is final."""
 
     def __init__(self, server: str, events: EventLog, label: str = "outer",
-                 tries: int = 3, timeout: float = 1.0) -> None:
+                 tries: int = 3, timeout: float = 1.0, port: int = 53) -> None:
         self.server = server
         self.label = label
         self.outer = server  # the factory (outer) DNS, kept for names reached outside
@@ -53,6 +58,7 @@ class Resolver(aiohttp.abc.AbstractResolver):
         self.events = events
         self.tries = tries
         self.timeout = timeout
+        self.port = port
 
     def use(self, server: str, label: str) -> None:
         self.server, self.label = server, label
@@ -65,21 +71,26 @@ class Resolver(aiohttp.abc.AbstractResolver):
     async def lookup(self, name: str) -> str:
         with contextlib.suppress(ValueError):
             return str(ipaddress.IPv4Address(name))
-        last = ""
         server, label = ((self.outer, "outer") if name.lower() in self.outside
                          else (self.server, self.label))
+        where = f"{label} DNS {server}" + (f":{self.port}" if self.port != 53 else "")
+        last = ""
+        attempt = 0
         for attempt in range(1, self.tries + 1):
-            self.events.emit("dns.query", f"{name} A? ({label} DNS {server})",
+            self.events.emit("dns.query", f"{name} A? ({where})",
                              peer=server, dir="out", msg="DNSQuery", qname=name,
                              server=server, dns=label, attempt=attempt)
-            try:
-                raw = await asyncio.to_thread(
-                    DNSRecord.question(name, "A").send, server, 53, False, self.timeout)
-            except (TimeoutError, OSError) as exc:
-                last = f"no answer from {label} DNS {server} ({exc or 'timeout'})"
-                await asyncio.sleep(0.2 * attempt)
+            query = DNSRecord.question(name, "A")
+            reply, ignored, why = await asyncio.to_thread(
+                _exchange, server, self.port, query, self.timeout)
+            for note in ignored:
+                self.events.emit("dns.ignored", f"{name}: {note} from {where}", peer=server,
+                                 dir="in", qname=name, dns=label, attempt=attempt, reason=note)
+            if reply is None:
+                last = why
+                if attempt < self.tries:
+                    await asyncio.sleep(0.2 * attempt)
                 continue
-            reply = DNSRecord.parse(raw)
             rcode = RCODE.get(reply.header.rcode)
             addrs = [str(rr.rdata) for rr in reply.rr if rr.rtype == QTYPE.A]
             self.events.emit("dns.answer", f"{name} -> {addrs[0] if addrs else rcode}",
@@ -87,11 +98,18 @@ class Resolver(aiohttp.abc.AbstractResolver):
                              rcode=rcode, answer=addrs[0] if addrs else None, dns=label)
             if addrs:
                 return addrs[0]
-            last = f"{name}: {rcode} from {label} DNS {server}"
-            if rcode == "NXDOMAIN":
+            if rcode in ("NXDOMAIN", "NOERROR"):
+                # An authoritative "no such name" / "no A record": asking again changes nothing.
+                last = "NXDOMAIN" if rcode == "NXDOMAIN" else "NOERROR without an A record"
                 break
-        self.events.emit("dns.failed", last, peer=server, qname=name, reason=last)
-        raise ResolveError(last)
+            last = f"{rcode}"
+            if attempt < self.tries:
+                await asyncio.sleep(0.2 * attempt)
+        reason = (f"cannot resolve {name} (A) at {where}: {last} "
+                  f"(after {attempt} of {self.tries} attempt{'s' if self.tries > 1 else ''})")
+        self.events.emit("dns.failed", reason, peer=server, qname=name, server=server,
+                         dns=label, attempts=attempt, reason=reason)
+        raise ResolveError(reason)
 
     async def resolve(self, host: str, port: int = 0,
                       family: socket.AddressFamily = socket.AF_INET) -> list[dict[str, Any]]:
@@ -101,6 +119,49 @@ class Resolver(aiohttp.abc.AbstractResolver):
 
     async def close(self) -> None:
         return None
+
+
+def _exchange(server: str, port: int, query: DNSRecord,
+              timeout: float) -> tuple[DNSRecord | None, list[str], str]:
+    """One UDP query: (the reply to it or None, datagrams ignored, why there is no reply).
+    Blocking; run it in a thread. Datagrams that are not the reply to `query` (garbled, a
+    wrong ID, not a response) are noted and the wait for the real reply goes on."""
+    ignored: list[str] = []
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(server).version == 6 \
+            else socket.AF_INET
+    except ValueError:
+        return None, ignored, f"DNS server {server!r} is not an IP address"
+    qid = query.header.id
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect((server, port))  # a connected socket only hears from the server
+            s.send(query.pack())
+            deadline = time.monotonic() + timeout
+            while (left := deadline - time.monotonic()) > 0:
+                s.settimeout(left)
+                try:
+                    data = s.recv(65535)
+                except TimeoutError:
+                    break
+                try:
+                    reply = DNSRecord.parse(data)
+                except DNSError as exc:
+                    ignored.append(f"garbled reply ({len(data)} bytes: {exc})")
+                    continue
+                if reply.header.id != qid:
+                    ignored.append(f"reply with ID {reply.header.id} to query ID {qid}")
+                    continue
+                if not reply.header.qr:
+                    ignored.append(f"a query, not a reply (ID {qid})")
+                    continue
+                return reply, ignored, ""
+        except OSError as exc:  # ICMP port unreachable, no route, ...
+            return None, ignored, f"no answer ({exc.strerror or exc})"
+    why = f"no answer within {timeout:g}s"
+    if ignored:
+        why += f" (ignored {len(ignored)} datagram(s): {ignored[-1]})"
+    return None, ignored, why
 
 
 @dataclass
@@ -144,22 +205,33 @@ class Tunnels:
                          msg="IKE_SA_INIT", segw=fqdn, outer=addr)
         t0 = time.monotonic()
 
+        lines: list[str] = []  # this attempt's charon log (VICI control-log of initiate)
+
         def initiate() -> None:
             s = charon.session()
             s.load_conn(conn)
-            for _ in s.initiate({"child": "mno", "ike": name, "timeout": str(int(timeout * 1000)),
-                                 "init-limits": "no"}):
-                pass
+            for entry in s.initiate({"child": "mno", "ike": name,
+                                     "timeout": str(int(timeout * 1000)),
+                                     "init-limits": "no"}):
+                lines.append(str(charon.decode(entry).get("msg", "")))
 
         try:
             await asyncio.to_thread(initiate)
         except vici.exception.CommandException as exc:
-            reason = _auth_reason() or str(exc)
+            reason = failure_reason(lines) or f"{exc} (charon logged no reason)"
             self.events.emit("ike.failed", f"IKE to {fqdn} failed: {reason}", peer=fqdn,
-                             segw=fqdn, reason=reason)
+                             segw=fqdn, outer=addr, reason=reason)
             raise TunnelError(f"IKEv2 to {fqdn} ({addr}) failed: {reason}") from exc
-        sa = next((s for s in charon.list_sas() if s["conn"] == name
-                   and s.get("state") == "ESTABLISHED"), None)
+        except (OSError, vici.exception.SessionException) as exc:
+            raise TunnelError(f"IKEv2 to {fqdn}: the HNB's charon does not answer on VICI "
+                              f"({exc})") from exc
+        try:
+            sas = await asyncio.to_thread(charon.list_sas)
+        except (OSError, vici.exception.SessionException) as exc:
+            raise TunnelError(f"IKEv2 to {fqdn}: the HNB's charon does not answer on VICI "
+                              f"({exc})") from exc
+        sa = next((s for s in sas if s["conn"] == name and s.get("state") == "ESTABLISHED"),
+                  None)
         if sa is None:
             raise TunnelError(f"IKEv2 to {fqdn}: no established SA after initiate")
         vips = sa.get("local-vips", [])
@@ -214,17 +286,39 @@ async def _read_inner_dns(wait: float = 2.0) -> str | None:
     return None
 
 
-_last_failure: list[str] = []
+# charon log lines that say why an IKE attempt failed: (pattern, kind, meaning). Matched
+# against one attempt's own log only, so a reason never comes from an earlier attempt.
+_FAILURES: list[tuple[re.Pattern[str], str, str]] = [(re.compile(p), k, r) for p, k, r in [
+    (r"received AUTHENTICATION_FAILED notify", "auth", "authentication failed: the SeGW "
+     "refused our credentials (AUTHENTICATION_FAILED)"),
+    (r"certificate invalid \(valid from (.*)\)", "validity",
+     r"certificate not valid now (valid from \1): expired or not yet valid"),
+    (r"no issuer certificate found for (.*)", "issuer", r"certificate untrusted: no issuer "
+     r"certificate for \1 under the operator root CA"),
+    (r"no trusted (\S+) public key found for '([^']*)'", "trust",
+     r"certificate untrusted: no trusted \1 public key for '\2'"),
+    (r"constraint check failed: (.*)", "identity", r"SeGW identity mismatch: \1"),
+    (r"no private key found for '([^']*)'", "key", r"no private key for our identity '\1'"),
+    (r"received NO_PROPOSAL_CHOSEN notify", "proposal", "no proposal chosen: the SeGW "
+     "accepts none of our algorithms (NO_PROPOSAL_CHOSEN)"),
+    (r"received (TS_UNACCEPTABLE|INTERNAL_ADDRESS_FAILURE|FAILED_CP_REQUIRED) notify",
+     "child", r"the SeGW refused the CHILD_SA (\1)"),
+    # "giving up after N retransmits" comes first; "... failed, peer not responding" follows
+    (r"giving up after (\d+) retransmits", "silent",
+     r"peer not responding: no answer after \1 retransmits"),
+    (r"peer not responding", "silent", "peer not responding"),
+    (r"error writing to socket: (.*)", "send", r"cannot send to the SeGW: \1"),
+]]
 
 
-def _auth_reason() -> str | None:
-    return _last_failure[-1] if _last_failure else None
-
-
-def note_charon_log(label: str, data: dict[str, Any]) -> None:
-    """Fed from the VICI log stream: keeps the last line that says why IKE failed."""
-    msg = str(data.get("msg", ""))
-    if re.search(r"AUTHENTICATION_FAILED|no trusted|constraint check failed|expired|"
-                 r"not valid|no issuer|failed|retransmit|giving up|unreachable", msg, re.I):
-        _last_failure.append(msg)
-        del _last_failure[:-5]
+def failure_reason(lines: list[str]) -> str | None:
+    """Why one IKE attempt failed, from its charon log lines: the first reason of each kind,
+    in the order they happened; None when no line says."""
+    found: dict[str, str] = {}
+    for line in lines:
+        for pat, kind, meaning in _FAILURES:
+            m = pat.search(line)
+            if m:
+                found.setdefault(kind, m.expand(meaning))
+                break
+    return "; ".join(found.values()) or None

@@ -4,7 +4,9 @@ side (lab.nodes.hnb.network), and the control verbs scenarios and operators use.
 Factory settings come from the node's topology settings: serial/oui (identity), dns (the
 outer DNS server), segw (SecGWServer1: the SeGW initial; absent = the HMS initial is
 reached on the public internet over TLS, 5.1.2), hms_url (ManagementServer.URL: the HMS
-initial), location (lat/lon), plmn/lac/cell_id.
+initial), location (lat/lon), plmn/lac/cell_id/realm (the factory CellConfig: PLMNID,
+LACRAC "<lac>:1", SAC 1, RAN.CellID, HNBIDRealm). The HNBAP HNB REGISTER REQUEST is built
+from the data model (`register_request`), so what the HMS provisioned is what it carries.
 
 The node comes up powered off. `power-on` runs the life of TS 32.583:
   5.1.1 1: LAN up; 2.1-2.2 resolve SecGWServer1 at the outer DNS; 2.3 IKEv2 to it; 2.4-2.5
@@ -27,6 +29,7 @@ import logging
 import shutil
 import ssl
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,7 +45,6 @@ from lab.nodes.hnb.network import (
     Resolver,
     TunnelError,
     Tunnels,
-    note_charon_log,
 )
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,14 @@ INNER_ADDR = "Device.IPsec.IKEv2SA.1.LocalAddress"
 URL = "Device.ManagementServer.URL"
 CONNREQ_URL = "Device.ManagementServer.ConnectionRequestURL"
 CONNREQ_PORT = 7547
+_CELL = "Device.Services.FAPService.1.CellConfig.UMTS."
+PLMNID, LACRAC, SAC = _CELL + "CN.PLMNID", _CELL + "CN.LACRAC", _CELL + "CN.SAC"
+LAC_IN_USE, RAC_IN_USE = _CELL + "CN.LACInUse", _CELL + "CN.RACInUse"
+CELL_ID, HNBID_REALM = _CELL + "RAN.CellID", _CELL + "RAN.HNBIDRealm"
+ACCESS_MODE = "Device.Services.FAPService.1.AccessMgmt.UMTS.AccessMode"
+CSGID = "Device.Services.FAPService.1.AccessMgmt.UMTS.CSGID"
+OUI = "Device.DeviceInfo.ManufacturerOUI"
+SERIAL = "Device.DeviceInfo.SerialNumber"
 HNBGW_TIMEOUT = 15.0
 CONNECT_TRIES = 4  # tunnel/DNS attempts before the HNB reports a clear failure
 
@@ -90,7 +100,7 @@ class HnbNode:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self.charon.start)
-        charon.listen(["log", "ike-updown"], self._on_vici, self._vici_stop)
+        charon.listen(["ike-updown"], self._on_vici, self._vici_stop)
         await asyncio.to_thread(self.tunnels.load_credentials)
         for verb in ("power_on", "power_off", "status", "raise_alarm", "clear_alarm",
                      "resolve", "tunnel", "teardown", "reboot"):
@@ -114,9 +124,14 @@ class HnbNode:
 
     def factory(self) -> dict[str, str]:
         st = self.cfg.settings
-        f = {"Device.DeviceInfo.SerialNumber": st.get("serial", self.cfg.node),
-             "Device.DeviceInfo.ManufacturerOUI": st.get("oui", "00D0B2"),
-             URL: st.get("hms_url", "")}
+        f = {SERIAL: st.get("serial", self.cfg.node), OUI: st.get("oui", "00D0B2"),
+             URL: st.get("hms_url", ""),
+             # the cell as it leaves the factory; the HMS may provision other values
+             PLMNID: str(st.get("plmn", "00101")), LACRAC: f"{st.get('lac', 1)}:1",
+             SAC: "1", CELL_ID: str(st.get("cell_id", 1))}
+        if not st.get("identity_override"):
+            # HNB-Identity 1<OUI>-<SerialNumber>@<HNBIDRealm>, the one the certificate holds
+            f[HNBID_REALM] = self.identity.rpartition("@")[2]
         if st.get("segw"):
             f[SECGW] = st["segw"]
         f[IPSEC_ENABLE] = "true"  # the HNB can do IPsec; SecGWServer1 says where
@@ -140,7 +155,17 @@ class HnbNode:
         if self._life and not self._life.done():
             return "already on"
         self._life = asyncio.create_task(self._power_on(), name="hnb-life")
+        self._life.add_done_callback(self._life_ended)
         return "powering on"
+
+    def _life_ended(self, task: asyncio.Task[None]) -> None:
+        # Failures the life handles are events already; anything else must not vanish.
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        log.error("the HNB's life ended", exc_info=exc)
+        self.events.emit("hnb.failed", f"HNB stopped on an unexpected error: "
+                         f"{type(exc).__name__}: {exc}", reason=f"{type(exc).__name__}: {exc}")
 
     async def cmd_power_off(self, factory: str = "false") -> str:
         """Power off (state kept, like unplugging); factory=true also wipes the device's
@@ -274,10 +299,10 @@ class HnbNode:
         addr = await self.resolver.lookup(gw)  # 5.2.1 6.1-6.2 (inner DNS)
         port_s = self.hnb.get(FAPGW_PORT)
         port = int(port_s) if port_s.isdigit() and int(port_s) else 29169
-        st = self.cfg.settings
-        req = hnbap.RegisterRequest(
-            identity=self.identity, plmn=str(st.get("plmn", "00101")),
-            cell_id=int(st.get("cell_id", 1)), lac=int(st.get("lac", 1)), rac=1, sac=1)
+        req = register_request(self.hnb.get, self.identity)
+        # TR-196: the FAP picks the LAC and RAC it uses from LACRAC and reports them
+        self.hnb.set_internal(LAC_IN_USE, str(req.lac))
+        self.hnb.set_internal(RAC_IN_USE, str(req.rac))
         res = await hnbap.register(addr, port, req, self.events, peer=gw)
         if isinstance(res, hnbap.RegisterAccept):
             self._hnbgw_registered = gw
@@ -304,9 +329,6 @@ class HnbNode:
                 self.events.emit("hnb.failed", f"tunnel lost for good: {exc}", reason=str(exc))
 
     def _on_vici(self, label: str, data: dict[str, Any]) -> None:
-        if label == "log":
-            note_charon_log(label, data)
-            return
         cur = self.tunnels.current
         if label == "ike-updown" and "up" not in data and cur is not None:
             for sa in data.values():
@@ -363,3 +385,40 @@ class HnbNode:
         await self.tunnels.teardown()
         self.resolver.use(self.outer_dns, "outer")
         return "down"
+
+
+def register_request(get: Callable[[str], str], fallback_identity: str) -> hnbap.RegisterRequest:
+    """HNB REGISTER REQUEST (TS 25.469 9.1.3) from the HNB's data model (`get` reads it):
+    PLMNidentity <- CellConfig.UMTS.CN.PLMNID; LAC, RAC <- the first LAC:RAC item of
+    CN.LACRAC (a range gives its start, TR-196 lets the FAP choose); SAC <- CN.SAC;
+    CellIdentity <- RAN.CellID; CSG-ID <- AccessMgmt.UMTS.CSGID in Closed or Hybrid Access
+    only; HNB-Identity <- 1<ManufacturerOUI>-<SerialNumber>@<RAN.HNBIDRealm> (while
+    HNBIDRealm is empty: `fallback_identity`, the certificate's); location <- FAP.GPS
+    LockedLatitude/LockedLongitude (micro-degrees) when set. HnbapError names a parameter
+    whose value cannot be carried."""
+    def need(name: str) -> str:
+        v = get(name).strip()
+        if not v:
+            raise hnbap.HnbapError(f"{name} is empty: HNB REGISTER REQUEST needs it")
+        return v
+
+    item = need(LACRAC).split(",")[0].strip()
+    lac_s, sep, rac_s = item.partition(":")
+    try:
+        if not sep:
+            raise ValueError(item)
+        lac, rac = (int(p.split("..")[0]) for p in (lac_s, rac_s))
+    except ValueError:
+        raise hnbap.HnbapError(f"{LACRAC}={get(LACRAC)!r}: expected <LAC>:<RAC> items "
+                               "(a value or <start>..<end> each)") from None
+    realm = get(HNBID_REALM).strip()
+    identity = (f"1{get(OUI)}-{get(SERIAL)}@{realm}" if realm else fallback_identity)
+    csg = None
+    if get(ACCESS_MODE) in ("Closed Access", "Hybrid Access"):
+        csg = int(need(CSGID))
+    lat, lon = (int(get(n) or 0) for n in ("Device.FAP.GPS.LockedLatitude",
+                                           "Device.FAP.GPS.LockedLongitude"))
+    loc = hnbap.Location(lat / 1e6, lon / 1e6) if lat or lon else hnbap.Location()
+    return hnbap.RegisterRequest(identity=identity, plmn=need(PLMNID),
+                                 cell_id=int(need(CELL_ID)), lac=lac, rac=rac,
+                                 sac=int(need(SAC)), csg_id=csg, location=loc)

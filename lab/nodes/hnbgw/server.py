@@ -4,7 +4,8 @@ An HNB whose identity or PLMN matches the allowed list is accepted with the conf
 RNC-ID; any other gets REJECT "unauthorised-HNB". Malformed HNBAP gets REJECT with the
 protocol cause the decoder names ("transfer-syntax-error", ...) and the connection stays
 up; a broken frame (see lab.hnbap) closes that connection only. The server keeps serving
-in every case. Each HNBAP message in or out is an event "hnbap.rx" / "hnbap.tx".
+in every case. Each HNBAP message in or out is an event "hnbap.rx" / "hnbap.tx" carrying
+its IEs (lab.hnbap.ie_fields: plmn, cell_id, lac, rac, sac, csg_id, location; rnc_id; cause).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from lab.hnbap import (
     decode,
     describe,
     encode,
+    ie_fields,
     recv_pdu,
     send_pdu,
     start_iuh_server,
@@ -134,7 +136,8 @@ class HnbGateway:
     async def _reply(self, writer: asyncio.StreamWriter, peer: str, msg: HnbapMessage,
                      identity: str | None) -> None:
         await send_pdu(writer, PPID_HNBAP, encode(msg))
-        self._emit("hnbap.tx", describe(msg), peer, msg=msg.msg_name, identity=identity)
+        self._emit("hnbap.tx", describe(msg), peer, msg=msg.msg_name, identity=identity,
+                   **ie_fields(msg))
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         addr = writer.get_extra_info("peername")
@@ -187,7 +190,9 @@ class HnbGateway:
             await self._reply(writer, peer, RegisterReject(exc.cause), None)
             return
         identity = msg.identity if isinstance(msg, RegisterRequest) else None
-        self._emit("hnbap.rx", describe(msg), peer, msg=msg.msg_name, identity=identity)
+        # the received IEs go into the event: what the HNB built from its data model
+        self._emit("hnbap.rx", describe(msg), peer, msg=msg.msg_name, identity=identity,
+                   **ie_fields(msg))
         if not isinstance(msg, RegisterRequest):
             # An HNB never sends ACCEPT/REJECT; answer as TS 25.469 does for a wrong message.
             await self._reply(writer, peer,

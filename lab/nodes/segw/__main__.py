@@ -2,11 +2,13 @@
 
 Settings: fqdn, pool (inner address pool, split in two halves for 5.2.2), dns (the inner DNS
 node handed out in the IKEv2 configuration payload). The config's "pki" gives ca/cert/key.
+If charon exits on its own the node emits "segw.charon_exited" and exits non-zero.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 
 from lab.nodes import charon
@@ -36,6 +38,16 @@ def main() -> None:
     daemon = charon.Charon()
     daemon.start()
     stop = threading.Event()
+    died: list[int] = []
+
+    def charon_exited(rc: int) -> None:
+        # Without charon the SeGW serves nothing: say so and take the node down with it.
+        how = f"was killed by signal {-rc}" if rc < 0 else f"exited with code {rc}"
+        gw.events.emit("segw.charon_exited", f"charon {how}; the SeGW stops", returncode=rc)
+        died.append(rc)
+        stop.set()
+
+    daemon.watch(charon_exited)
     charon.listen(["ike-updown", "child-updown", "log"], gw.on_vici_event, stop)
     gw.configure()
     signal_ready(gw.events, fqdn=gw.fqdn, pool=gw.pools[gw.active_pool],
@@ -43,6 +55,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stop.wait()
     daemon.stop()
+    if died:
+        sys.exit(f"{cfg.node}: charon ended ({died[0]}) after the node was ready")
 
 
 if __name__ == "__main__":
