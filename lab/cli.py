@@ -13,7 +13,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from lab import images, runtime, topology
+import docker.errors
+
+from lab import images, pki, runtime, topology
 from lab.lab import LabError, bring_up, new_run_dir
 from scenarios.harness import ScenarioError
 
@@ -44,8 +46,9 @@ def cmd_down(args: argparse.Namespace) -> int:
         print(f"removed {len(removed)} hnblab objects" + (": " + ", ".join(removed)
                                                           if removed else ""))
         return 0
-    lab = runtime.pick_lab(args.name)
-    run_dir = runtime.running_labs().get(lab, "")
+    # A lab with only networks (or rules) left is still one to take down.
+    lab = runtime.pick_lab(args.name, leftovers=True)
+    run_dir = runtime.all_labs().get(lab, "")
     removed = runtime.down(lab)
     print(f"lab {lab} removed ({len(removed)} objects); logs and pcaps kept in {run_dir}")
     return 0
@@ -222,6 +225,19 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+def one_line(exc: BaseException) -> str:
+    """A one-line reason for an error from below the lab (PKI, Docker engine, the OS)."""
+    if isinstance(exc, docker.errors.APIError) and exc.explanation:
+        what = f"the Docker engine refused: {exc.explanation}"
+    elif isinstance(exc, docker.errors.DockerException):
+        what = f"Docker: {exc}"
+    elif isinstance(exc, OSError) and exc.strerror:
+        what = exc.strerror + (f": {exc.filename}" if exc.filename else "")
+    else:
+        what = str(exc) or type(exc).__name__
+    return " ".join(what.split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -230,6 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             ScenarioError) as exc:
         msg = str(exc)
         print(f"hnblab {args.verb}: {msg}", file=sys.stderr)
+        return 1
+    except (pki.PkiError, docker.errors.DockerException, OSError) as exc:
+        # Not ours to foresee in detail, but still a reason, not a traceback.
+        print(f"hnblab {args.verb}: {one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"hnblab {args.verb}: interrupted", file=sys.stderr)

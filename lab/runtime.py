@@ -2,7 +2,8 @@
 
 The only module that talks to Docker (through the docker SDK). Every object it makes
 carries the labels `hnblab.lab=<lab>` (plus node/role/run_dir on containers), so `down`
-removes exactly one lab and `down --all` finds every leftover.
+removes exactly one lab and `down --all` finds every leftover; the forwarding rules it puts
+in the host's DOCKER-USER chain carry the comment `hnblab:<lab>` and are found by that.
 
 Layout of a lab called L with run directory R:
   networks   L-<net>       internal bridge, the topology's subnet, bridge device hl<hash>
@@ -28,6 +29,7 @@ from typing import IO, Any
 
 import docker
 import docker.errors
+import requests
 from docker.models.containers import Container
 
 from lab.topology import Node, Topology
@@ -68,12 +70,33 @@ def image_exists(tag: str) -> bool:
         return False
 
 
-def try_pull(ref: str) -> bool:
+PULL_TIMEOUT = 15.0  # seconds without a word from the engine before a pull is given up
+
+
+def try_pull(ref: str, progress: Callable[[str], None] = lambda s: None) -> tuple[bool, str]:
+    """Pull `ref` where a registry answers; (pulled, why not). Fails fast where none does:
+    the engine's own error comes at once, and a registry that does not answer is given up
+    after PULL_TIMEOUT seconds of silence (its own client, so the main one keeps its long
+    timeout for builds)."""
+    repo, _, tag = ref.partition(":")
+    client()  # a clear error when there is no engine at all
+    dc = docker.from_env(timeout=PULL_TIMEOUT)
+    last = ""
     try:
-        client().images.pull(ref)
-        return True
-    except docker.errors.DockerException:
-        return False
+        for chunk in dc.api.pull(repo, tag=tag or "latest", stream=True, decode=True):
+            if "error" in chunk:
+                return False, str(chunk["error"]).strip()
+            status = f"{chunk.get('status', '')} {chunk.get('progress', '')}".strip()
+            if status and status != last and "Downloading" not in status:
+                progress(f"  pull {ref}: {status}")
+            last = status
+        return image_exists(ref), ""
+    except docker.errors.DockerException as exc:
+        return False, str(getattr(exc, "explanation", None) or exc).strip()
+    except (requests.exceptions.RequestException, OSError) as exc:
+        return False, f"no answer within {PULL_TIMEOUT:.0f}s ({type(exc).__name__})"
+    finally:
+        dc.close()
 
 
 def import_image(stream: IO[bytes], tag: str) -> None:
@@ -82,14 +105,19 @@ def import_image(stream: IO[bytes], tag: str) -> None:
 
 
 def build_image(ctx: Path, tag: str, buildargs: dict[str, str],
-                progress: Callable[[str], None]) -> None:
+                progress: Callable[[str], None], layer: str = "node") -> None:
+    shown = time.monotonic()
     for chunk in client().api.build(path=str(ctx), tag=tag, buildargs=buildargs, rm=True,
-                                    forcerm=True, decode=True, labels={"hnblab.image": "node"}):
+                                    forcerm=True, decode=True, labels={"hnblab.image": layer}):
         if "error" in chunk:
             raise RuntimeError_(f"docker build of {tag} failed: {chunk['error'].strip()}")
         line = str(chunk.get("stream", "")).strip()
         if line.startswith("Step "):
             progress(line)
+            shown = time.monotonic()
+        elif line and time.monotonic() - shown > 5:  # a long step: a sign of life
+            progress(f"  {line[:100]}")
+            shown = time.monotonic()
 
 
 def image_tags(prefix: str) -> list[str]:
@@ -124,12 +152,26 @@ def running_labs() -> dict[str, str]:
     return out
 
 
-def pick_lab(name: str | None) -> str:
-    labs = running_labs()
+def all_labs() -> dict[str, str]:
+    """lab name -> run directory, for every lab with anything left: containers or networks
+    (a lab whose containers are gone still holds its subnets)."""
+    out = running_labs()
+    for n in client().networks.list(filters={"label": LABEL}):
+        labels = n.attrs.get("Labels") or {}
+        out.setdefault(labels[LABEL], labels.get("hnblab.run_dir", ""))
+    return out
+
+
+def pick_lab(name: str | None, *, leftovers: bool = False) -> str:
+    """The lab a verb acts on: `name`, else the only one. With `leftovers`, a lab that
+    has only networks left counts too (for `down`)."""
+    labs = all_labs() if leftovers else running_labs()
     if name:
         if name not in labs:
             raise RuntimeError_(f"no lab named {name!r} is running"
-                                + (f" (running: {', '.join(sorted(labs))})" if labs else ""))
+                                + (f" (running: {', '.join(sorted(labs))})" if labs else "")
+                                + ("; hnblab down --all removes every hnblab leftover"
+                                   if leftovers else ""))
         return name
     if len(labs) == 1:
         return next(iter(labs))
@@ -194,8 +236,9 @@ def up(topo: Topology, lab: str, run_dir: Path, image: str, *,
        progress: Callable[[str], None] = lambda s: None) -> dict[str, float]:
     """Create and start the lab; returns each node's seconds from start to ready.
     On any failure or Ctrl-C, removes what it made and re-raises."""
-    if lab in running_labs():
-        raise RuntimeError_(f"a lab named {lab!r} is already running (hnblab down --name {lab})")
+    if lab in all_labs():
+        raise RuntimeError_(f"a lab named {lab!r} is already running or left over "
+                            f"(hnblab down --name {lab})")
     for sub in ("config", "events", "logs", "pcap"):
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
     for node in topo.nodes.values():
@@ -300,7 +343,8 @@ def _start_capture(topo: Topology, lab: str, run_dir: Path, image: str,
                    labels: dict[str, str]) -> None:
     """The lab's host-side helper, in the host's network namespace: one tcpdump per lab
     bridge (pcaps for the lab's whole life) and the forwarding rules of _fw_rules. It
-    carries the lab label, so it goes away with the lab; `down` removes the rules first."""
+    carries the lab label, so it goes away with the lab. Its exit trap removes the rules;
+    `down` does not rely on that (a capture killed or exited leaves them): fw_sweep."""
     rules = _fw_rules(topo, lab)
     setup = " && ".join(f"iptables -I {r}" for r in rules)
     cleanup = "; ".join(f"iptables -D {r} 2>/dev/null" for r in rules)
@@ -311,8 +355,7 @@ def _start_capture(topo: Topology, lab: str, run_dir: Path, image: str,
     client().containers.run(
         image, ["/bin/sh", "-c", script], name=f"{lab}-capture", detach=True,
         network_mode="host", cap_add=["NET_ADMIN", "NET_RAW"], init=True,
-        labels={**labels, "hnblab.node": "capture", "hnblab.role": "capture",
-                "hnblab.fw_cleanup": cleanup},
+        labels={**labels, "hnblab.node": "capture", "hnblab.role": "capture"},
         volumes={str(run_dir.resolve()): {"bind": RUN_MOUNT, "mode": "rw"}})
     deadline = time.monotonic() + 10
     want = [run_dir / "pcap" / f"{n}.pcap" for n in topo.networks]
@@ -364,20 +407,22 @@ def _tail(path: Path, n: int = 5) -> str:
 
 
 def down(lab: str) -> list[str]:
-    """Remove every container and network of the lab (saving node logs into its run
-    directory first); returns the names removed."""
+    """Remove every container, network and forwarding rule of the lab (saving node logs
+    into its run directory first); returns the names removed."""
     dc = client()
     removed: list[str] = []
     containers = _containers(lab)
+    networks = dc.networks.list(filters={"label": f"{LABEL}={lab}"})
+    if not containers and not networks:
+        return []
     # Stop the capture first so tcpdump flushes its pcaps.
     containers.sort(key=lambda c: c.labels.get("hnblab.role") != "capture")
+    image = containers[0].attrs.get("Image") if containers else None
 
     def remove(c: Container) -> str:
         run_dir = c.labels.get("hnblab.run_dir")
         node = c.labels.get("hnblab.node", c.name)
         with contextlib.suppress(docker.errors.DockerException):
-            if c.status == "running" and c.labels.get("hnblab.fw_cleanup"):
-                c.exec_run(["/bin/sh", "-c", c.labels["hnblab.fw_cleanup"]])
             if c.status == "running":
                 c.stop(timeout=2 if node == "capture" else 1)
             if run_dir and Path(run_dir, "logs").is_dir():
@@ -389,22 +434,97 @@ def down(lab: str) -> list[str]:
     if containers and containers[0].labels.get("hnblab.role") == "capture":
         removed.append(remove(containers.pop(0)))
     with ThreadPoolExecutor(max_workers=8) as pool:
+        # The rules go whatever state the capture is in (its exit trap may never have run).
+        rules = pool.submit(fw_sweep, lab, image=image)
         removed += list(pool.map(remove, containers))
-    for net in dc.networks.list(filters={"label": f"{LABEL}={lab}"}):
+    for net in networks:
         with contextlib.suppress(docker.errors.NotFound):
             net.remove()
             removed.append(net.name)
-    return removed
+    return removed + rules.result()  # a failed sweep says so once the rest is gone
 
 
-def down_all() -> list[str]:
+def down_all(prefix: str = "") -> list[str]:
+    """Remove every hnblab lab whose name starts with `prefix` (all of them by default),
+    and every forwarding rule of such a lab, even one whose lab has nothing else left."""
     dc = client()
-    labs = {c.labels[LABEL] for c in dc.containers.list(all=True, filters={"label": LABEL})}
-    labs |= {n.attrs["Labels"][LABEL] for n in dc.networks.list(filters={"label": LABEL})}
     removed: list[str] = []
-    for lab in sorted(labs):
+    for lab in sorted(lab for lab in all_labs() if lab.startswith(prefix)):
         removed += down(lab)
+    removed += fw_sweep(prefix, prefix=True)
+    for c in dc.containers.list(all=True, filters={"label": HELPER_LABEL}):
+        if c.status in ("created", "exited", "dead"):  # left by an interrupted run
+            with contextlib.suppress(docker.errors.NotFound):
+                c.remove(force=True)
     return removed
+
+
+# ---- forwarding rules: found and removed by their comment -------------------------------
+
+HELPER_LABEL = "hnblab.helper"
+
+# Runs in a one-shot helper on the host's network namespace: lists the DOCKER-USER rules
+# whose comment is hnblab:<lab> (exactly, or <lab> starting with a prefix) and, unless
+# told to list only, deletes them. Deleting a rule that is already gone is not an error
+# (the capture's own exit trap may have won the race).
+_FW_SCRIPT = r"""
+import shlex, subprocess, sys
+mode, value = sys.argv[1], sys.argv[2]
+out = subprocess.run(["iptables", "-S", "DOCKER-USER"], capture_output=True, text=True).stdout
+for line in out.splitlines():
+    w = shlex.split(line)
+    if w[:2] != ["-A", "DOCKER-USER"] or "--comment" not in w[:-1]:
+        continue
+    comment = w[w.index("--comment") + 1]
+    if not comment.startswith("hnblab:"):
+        continue
+    lab = comment[len("hnblab:"):]
+    if not (lab == value if mode in ("delete", "list") else lab.startswith(value)):
+        continue
+    iface = w[w.index("-i") + 1] if "-i" in w[:-1] else "?"
+    if mode.startswith("list") or subprocess.run(["iptables", "-D", *w[1:]]).returncode == 0:
+        print(f"{lab} {iface}")
+"""
+
+
+def _helper_image() -> str | None:
+    for img in client().images.list():
+        if any(t.startswith(("hnblab/node:", "hnblab/base:")) for t in img.tags):
+            return str(img.id)
+    return None
+
+
+def _fw_helper(mode: str, value: str, image: str | None) -> list[str]:
+    image = image or _helper_image()
+    if image is None:
+        return []  # no hnblab image: no capture could ever have set a rule
+    c = client().containers.create(
+        image, ["python3", "-c", _FW_SCRIPT, mode, value], network_mode="host",
+        cap_add=["NET_ADMIN", "NET_RAW"], labels={HELPER_LABEL: "fw"})
+    try:
+        c.start()
+        code = c.wait(timeout=60).get("StatusCode", 1)
+        out = c.logs(stdout=True, stderr=False).decode(errors="replace")
+        if code != 0:
+            raise RuntimeError_(f"the forwarding-rule helper failed (exit {code}): "
+                                + c.logs(stdout=False, stderr=True).decode(
+                                    errors="replace").strip()[-300:])
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            c.remove(force=True)
+    return [f"DOCKER-USER rule of {lab} on {iface}"
+            for lab, _, iface in (ln.partition(" ") for ln in out.splitlines() if ln)]
+
+
+def fw_sweep(lab: str, *, prefix: bool = False, image: str | None = None) -> list[str]:
+    """Delete the DOCKER-USER rules of lab `lab` (or, with `prefix`, of every lab whose
+    name starts with it) from the host's firewall; returns what was deleted."""
+    return _fw_helper("prefix" if prefix else "delete", lab, image)
+
+
+def fw_rules(lab: str, *, prefix: bool = False) -> list[str]:
+    """The DOCKER-USER rules of lab `lab` (or of every lab starting with it) now present."""
+    return _fw_helper("list-prefix" if prefix else "list", lab, None)
 
 
 def leftovers(lab: str | None = None) -> list[str]:

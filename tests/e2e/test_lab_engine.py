@@ -8,8 +8,8 @@ import pytest
 import yaml
 from scapy.all import DNS, rdpcap
 
-from lab import runtime
-from lab.lab import running_lab
+from lab import cli, runtime
+from lab.lab import bring_up, running_lab
 
 from .conftest import TOPOLOGIES
 
@@ -86,12 +86,52 @@ def test_failed_up_removes_what_it_made(node_image: str, lab_names: list[str],
     assert runtime.leftovers("e2e-bad") == []
 
 
-def test_down_all_finds_every_leftover(node_image: str, lab_names: list[str]) -> None:
-    lab_names.append("e2e-left")
-    from lab.lab import bring_up
+def _remove_by_hand(lab: str, *, networks: bool) -> None:
+    """What an older or interrupted `down` leaves: containers force-removed (the capture
+    is killed, so its exit trap never removes its forwarding rules), maybe the networks."""
+    dc = runtime.client()
+    for c in dc.containers.list(all=True, filters={"label": f"{runtime.LABEL}={lab}"}):
+        c.remove(force=True)
+    if networks:
+        for n in dc.networks.list(filters={"label": f"{runtime.LABEL}={lab}"}):
+            n.remove()
 
-    lab = bring_up(TOPOLOGIES / "intranet-same-hms.yaml", name="e2e-left", progress=lambda s: None)
-    assert runtime.leftovers(lab.name)
-    removed = runtime.down_all()
-    assert "e2e-left-hnb1" in removed and "e2e-left-mno" in removed
-    assert runtime.leftovers() == []
+
+def test_down_all_finds_every_leftover(node_image: str, lab_names: list[str]) -> None:
+    """down --all by this test's prefix: a lab of which only its forwarding rules are
+    left (found by their comment) goes, and a lab outside the prefix, like one a developer
+    has up, is untouched."""
+    lab_names += ["e2e-keep", "e2e-left-a"]
+    keep = bring_up(TOPOLOGIES / "internet.yaml", name="e2e-keep", progress=lambda s: None)
+    left = bring_up(TOPOLOGIES / "intranet-same-hms.yaml", name="e2e-left-a",
+                    progress=lambda s: None)
+    assert len(runtime.fw_rules(left.name)) == len(left.topology.networks) == 2
+    _remove_by_hand(left.name, networks=True)
+    assert runtime.leftovers(left.name) == []
+    assert len(runtime.fw_rules(left.name)) == 2  # leaked: no container or network to find
+
+    removed = runtime.down_all(prefix="e2e-left-")
+    assert sorted(removed) == sorted(f"DOCKER-USER rule of e2e-left-a on "
+                                     f"{runtime.bridge_name(left.name, n)}"
+                                     for n in left.topology.networks)
+    assert runtime.fw_rules("e2e-left-", prefix=True) == []
+    # the other lab: every node ready, its rules in place
+    assert all(r.state == "ready" for r in runtime.status(keep.name))
+    assert len(runtime.fw_rules(keep.name)) == 2
+
+    # and the whole of a lab by prefix: containers, networks, rules
+    removed = runtime.down_all(prefix="e2e-keep")
+    assert "e2e-keep-hnb1" in removed and "e2e-keep-mno" in removed
+    assert runtime.leftovers(keep.name) == [] and runtime.fw_rules(keep.name) == []
+
+
+def test_down_by_name_when_only_networks_are_left(node_image: str,
+                                                  lab_names: list[str]) -> None:
+    lab_names.append("e2e-netonly")
+    lab = bring_up(TOPOLOGIES / "intranet.yaml", name="e2e-netonly", progress=lambda s: None)
+    _remove_by_hand(lab.name, networks=False)
+    assert lab.name not in runtime.running_labs()
+    assert sorted(runtime.leftovers(lab.name)) == ["e2e-netonly-internet", "e2e-netonly-mno"]
+    assert cli.main(["down", "--name", lab.name]) == 0
+    assert runtime.leftovers(lab.name) == []
+    assert runtime.fw_rules(lab.name) == []  # the killed capture's rules went too
