@@ -231,6 +231,21 @@ class Ctx:
         return self.wait(pred, f"{kind}" + (f" at {node}" if node else ""), timeout,
                          fail=(lambda e: e.kind in fail_kinds) if fail_kinds else None)
 
+    def wait_between_sessions(self, timeout: float = 30.0) -> None:
+        """Until every CWMP session the HNB began has ended. The HMS runs a queued task in
+        whatever session is open (a TRANSFER COMPLETE one, say), so an operator action meant
+        to be carried by the session its connection request opens waits for this first."""
+        def open_sessions() -> int:
+            self._tail.poll()
+            marks = [e.fields.get("state") for e in self._tail.events
+                     if e.node == self.hnb and e.kind == "cwmp.session"]
+            return marks.count("start") - marks.count("end")
+        deadline = time.time() + timeout
+        while open_sessions() > 0:
+            if time.time() > deadline:
+                raise ScenarioError(f"{self.hnb} still in a CWMP session after {timeout:.0f}s")
+            time.sleep(0.05)
+
     # ---- common steps --------------------------------------------------------------------
 
     def device_id(self) -> str:

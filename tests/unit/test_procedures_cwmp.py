@@ -256,9 +256,13 @@ async def test_cm_download_update_by_connection_request(proc: ProcLab) -> None:
         out = await proc.api(srv, "POST", f"/api/devices/{dev}/tasks", {
             "kind": "Download", "args": {"cm_file": name}, "connection_request": True})
         assert out["connection_request"]["ok"], out
-        return await proc.until(
+        task = await proc.until(
             lambda: (t := srv.store.get_task(out["task"]["id"])) and t.finished and t,
             f"TransferComplete for {name}")
+        # the TRANSFER COMPLETE session would carry the next task: the operator's next
+        # connection request is for a quiet HNB
+        await proc.quiet(hnb)
+        return task
 
     good = await download("update-1.xml", {CELL_ID: "999", HNB_NAME: "updated"})
     assert good.state == "done" and good.result["fault"] == 0
@@ -270,6 +274,16 @@ async def test_cm_download_update_by_connection_request(proc: ProcLab) -> None:
     downloads = [e for e in events_of(hnb.events, "transfer.download") if
                  e.fields["state"] == "end"]
     assert [e.fields["fault_code"] for e in downloads] == [0, 9018]
+    # both sides record the TransferComplete's FaultCode and CommandKey (5.3.1 D), and the
+    # HNB's record of each Download names the session it came in: the connection request's
+    sent = [e.fields for e in events_of(hnb.events, "cwmp.tx")
+            if e.fields["msg"] == "TransferComplete"]
+    got = [e.fields for e in events_of(srv, "cwmp.rx") if e.fields["msg"] == "TransferComplete"]
+    for side in (sent, got):
+        assert [(f["fault_code"], f["command_key"]) for f in side] == [
+            (0, good.command_key), (9018, bad.command_key)]
+    rx = [e for e in events_of(hnb.events, "cwmp.rx") if e.fields["msg"] == "Download"]
+    assert len(rx) == 2 and all("6 CONNECTION REQUEST" in e.fields["events"] for e in rx)
 
 
 async def test_http_transfers_in_the_same_second(proc: ProcLab) -> None:

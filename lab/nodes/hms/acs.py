@@ -259,13 +259,14 @@ class Acs:
         sess.messages += 1
         if env is not None:
             sess.ns = env.ns
-        self._rx_event(sess, env, peer)
+        self._rx_event(sess, env, peer, request)
         handler = {State.AWAIT_INFORM: self._in_await_inform,
                    State.CPE_REQUESTS: self._in_cpe_requests,
                    State.AWAIT_RESPONSE: self._in_await_response}[sess.state]
         return await handler(sess, env, body)
 
-    def _rx_event(self, s: Session, env: E.Envelope | None, peer: str) -> None:
+    def _rx_event(self, s: Session, env: E.Envelope | None, peer: str,
+                  request: web.Request | None = None) -> None:
         body = env.body if env else None
         fields: dict[str, Any] = {"dir": "in", "msg": E.msg_name(body),
                                   "cwmp_id": env.id if env else None, "session": s.short,
@@ -276,6 +277,10 @@ class Acs:
         if isinstance(body, rpc.Inform):
             dev = _device_id(body.device_id)
             fields["events"] = body.event_codes()
+            if request is not None:
+                # how the session reached us: inside or outside the tunnel (5.2.1 step 2)
+                fields.update(_connection(request, peer))
+        fields.update(outcome_fields(body))
         self.ctx.emit("cwmp.rx", E.summary(body), peer=peer, device=dev, **fields)
 
     # ---- state handlers ---------------------------------------------------------------
@@ -377,7 +382,7 @@ class Acs:
             self.ctx.emit("hms.device.new", f"new device {dev_id}", peer=s.peer, device=dev_id,
                           manufacturer=did.manufacturer, product_class=did.product_class)
         self._inner_ip(dev, params, inform)
-        self._alarms(dev, params)
+        self._alarms(dev, params, s, inform.event_codes())
         dev = self.ctx.store.get_device(dev_id) or dev
 
         if not dev.allowed:
@@ -426,7 +431,8 @@ class Acs:
                               old=dev.inner_ip, new=value, parameter=name, value_change=vc)
                 return
 
-    def _alarms(self, dev: Device, params: list[tuple[str, str]]) -> None:
+    def _alarms(self, dev: Device, params: list[tuple[str, str]], s: Session,
+                events: list[str]) -> None:
         notices, problems = alarms_in(params)
         for prob in problems:
             self.ctx.emit("hms.alarm_invalid", f"{dev.id}: {prob}", device=dev.id, problem=prob)
@@ -437,7 +443,10 @@ class Acs:
                 self.ctx.emit("hms.alarm", f"{dev.id} {n.notification_type} {n.alarm_id} {sev} "
                               f"{n.fields.get('SpecificProblem', '')}".rstrip(), device=dev.id,
                               alarm_id=n.alarm_id, notification_type=n.notification_type,
-                              source=n.source, event_time=n.event_time, severity=sev)
+                              source=n.source, event_time=n.event_time, severity=sev,
+                              # the Inform it rode in: queued alarms wait for the next
+                              # session, whatever opened it (5.5.2)
+                              session=s.short, events=events)
 
     # ---- CPE requests ---------------------------------------------------------------------
 
@@ -511,6 +520,7 @@ class Acs:
         names = _param_names(body)
         if names is not None:  # which parameters: tells alarm from PM configuration apart
             extra["names"] = names
+        extra.update(outcome_fields(body))
         self.ctx.emit("cwmp.tx", E.summary(body), peer=s.peer, device=s.device, dir="out",
                       msg=E.msg_name(body), cwmp_id=id, session=s.short, ns=s.ns,
                       state=s.state.value, **extra)
@@ -548,6 +558,28 @@ class Acs:
 
 def _device_id(d: rpc.DeviceId) -> str:
     return f"{d.oui.strip()}-{d.serial_number.strip()}"
+
+
+def outcome_fields(body: Any) -> dict[str, Any]:
+    """What a Fault or TransferComplete says, as event fields: `fault_code` (0 for a
+    successful transfer), `command_key`, and for a SetParameterValues fault the
+    per-parameter `spv_faults` [{name, code}] (5.3.2: which parameters were refused)."""
+    if isinstance(body, rpc.Fault):
+        out: dict[str, Any] = {"fault_code": body.code}
+        if body.spv_faults:
+            out["spv_faults"] = [{"name": f.name, "code": f.code} for f in body.spv_faults]
+        return out
+    if isinstance(body, rpc.TransferComplete):
+        return {"fault_code": body.fault_code, "command_key": body.command_key}
+    return {}
+
+
+def _connection(request: web.Request, peer: str) -> dict[str, Any]:
+    """The CPE's address, the HMS address it connected to, and whether over TLS."""
+    transport = request.transport
+    local = transport.get_extra_info("sockname") if transport else None
+    return {"remote_addr": peer, "local_addr": local[0] if local else None,
+            "tls": request.secure}
 
 
 def _conn_id(request: web.Request) -> str:

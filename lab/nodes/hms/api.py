@@ -13,6 +13,10 @@
     GET  /api/files                                 ?kind=pm|cm
     POST /api/files/cm                              a CM file: ?name=N with the raw body, or JSON
                                                     {name, content}; -> its download URL
+    GET  /api/files/outage                          which HTTP(S) file server listeners are down
+    POST /api/files/outage                          {transports: ["http", "https"], down: bool}:
+                                                    close those listeners (connections refused)
+                                                    or open them again on the same ports
     GET  /api/audit                                 ?device=ID &kind=prefix: the HMS's event log
 Errors are {"error": "...", "field": "..."?} with 400 (names the bad field), 401 (no or
 bad token), 404 (names the unknown device), 502 (connection request failed).
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -32,6 +36,7 @@ from lab.nodes.hms import tasks as T
 from lab.nodes.hms.connreq import connection_request
 from lab.nodes.hms.context import HmsContext
 from lab.nodes.hms.fileserver import FileArea, PathRejected, check_name
+from lab.nodes.hms.pmfiles import check_fields
 from lab.nodes.hms.settings import DEPROVISION_METHODS
 from lab.nodes.hms.store import TASK_STATES, Device
 
@@ -46,9 +51,19 @@ def _err(status: int, message: str, field: str | None = None) -> web.HTTPExcepti
     return cls(text=json.dumps(body), content_type="application/json", headers=headers)
 
 
+class Outage(Protocol):
+    """The file server's outage control (lab.nodes.hms.server.FileOutage)."""
+    down: set[str]
+
+    @property
+    def transports(self) -> list[str]: ...
+
+    async def set(self, transports: list[str], down: bool) -> list[str]: ...
+
+
 class Api:
-    def __init__(self, ctx: HmsContext, area: FileArea) -> None:
-        self.ctx, self.area = ctx, area
+    def __init__(self, ctx: HmsContext, area: FileArea, outage: Outage | None = None) -> None:
+        self.ctx, self.area, self.outage = ctx, area, outage
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._auth], client_max_size=16 << 20)
@@ -63,6 +78,8 @@ class Api:
         r.add_get("/api/alarms", self.alarms)
         r.add_get("/api/files", self.files)
         r.add_post("/api/files/cm", self.add_cm)
+        r.add_get("/api/files/outage", self.get_outage)
+        r.add_post("/api/files/outage", self.set_outage)
         r.add_get("/api/audit", self.audit)
         return app
 
@@ -237,10 +254,55 @@ class Api:
         return web.json_response(out)
 
     async def files(self, request: web.Request) -> web.Response:
+        """?kind=pm|cm; ?check=1 adds each PM file's TS 32.435 check (`meas`: meas_ok, and
+        its begin/end time and granularity period, or meas_problem)."""
         kind = request.query.get("kind")
         if kind not in (None, "pm", "cm"):
             raise _err(400, f"kind {kind!r} not one of pm, cm", "kind")
-        return web.json_response([f.to_json() for f in self.ctx.store.list_files(kind)])
+        check = request.query.get("check", "0")
+        if check not in ("0", "1"):
+            raise _err(400, f"check {check!r} not one of 0, 1", "check")
+        out = []
+        for f in self.ctx.store.list_files(kind):
+            item = f.to_json()
+            if check == "1" and f.kind == "pm":
+                item["meas"] = self._check_pm(f.path)
+            out.append(item)
+        return web.json_response(out)
+
+    def _check_pm(self, path: str) -> dict[str, Any]:
+        try:
+            with open(path, "rb") as fh:
+                return check_fields(fh.read())
+        except OSError as exc:
+            return {"meas_ok": False, "meas_problem": f"cannot read the stored file: {exc}"}
+
+    async def get_outage(self, request: web.Request) -> web.Response:
+        if self.outage is None:
+            return web.json_response({"down": [], "transports": []})
+        return web.json_response({"down": sorted(self.outage.down),
+                                  "transports": self.outage.transports})
+
+    async def set_outage(self, request: web.Request) -> web.Response:
+        if self.outage is None:
+            raise _err(400, "this HMS has no HTTP(S) file server to take down", "transports")
+        body = await self._json(request)
+        unknown = set(body) - {"transports", "down"}
+        if unknown:
+            raise _err(400, f"unknown field {sorted(unknown)[0]!r} (allowed: transports, "
+                       "down)", sorted(unknown)[0])
+        transports, down = body.get("transports"), body.get("down")
+        if (not isinstance(transports, list) or not transports
+                or not all(isinstance(t, str) for t in transports)):
+            raise _err(400, "transports: expected a non-empty list such as [\"http\"]",
+                       "transports")
+        if not isinstance(down, bool):
+            raise _err(400, "down: expected true (take down) or false (bring up)", "down")
+        try:
+            now_down = await self.outage.set(transports, down)
+        except ValueError as exc:
+            raise _err(400, str(exc), "transports") from None
+        return web.json_response({"down": now_down, "transports": self.outage.transports})
 
     async def add_cm(self, request: web.Request) -> web.Response:
         if request.content_type == "application/json":

@@ -1,5 +1,9 @@
 """Assembles the HMS in one process: store, ACS (HTTP/HTTPS), operator API, file server
-(HTTP/HTTPS, FTP/FTPS, SFTP). `start_hms` is also the in-process entry tests use."""
+(HTTP/HTTPS, FTP/FTPS, SFTP). `start_hms` is also the in-process entry tests use.
+
+The HTTP(S) file server can be taken off the air and brought back by the operator
+(FileOutage, API /api/files/outage): a file-server outage the HNB's PM backlog must ride
+out (TS 32.583 5.6.2)."""
 
 from __future__ import annotations
 
@@ -24,12 +28,68 @@ from lab.nodes.hms.store import Store
 log = logging.getLogger(__name__)
 
 
+class FileOutage:
+    """Takes the HTTP/HTTPS file server listeners down and up again on the same ports.
+    Down, the listening socket is closed: a client's connection is refused, as when the
+    file server's host is down. The ACS and the API keep running."""
+
+    TRANSPORTS = ("http", "https")
+
+    def __init__(self, ctx: HmsContext) -> None:
+        self.ctx = ctx
+        self.runner: web.AppRunner | None = None
+        self._where: dict[str, tuple[str, int, ssl.SSLContext | None]] = {}
+        self._sites: dict[str, web.SockSite] = {}
+        self.down: set[str] = set()
+
+    @property
+    def transports(self) -> list[str]:
+        return sorted(self._where)
+
+    async def add(self, transport: str, host: str, sock: socket.socket,
+                  tls: ssl.SSLContext | None) -> None:
+        assert self.runner is not None
+        self._where[transport] = (host, sock.getsockname()[1], tls)
+        site = web.SockSite(self.runner, sock, ssl_context=tls)
+        await site.start()
+        self._sites[transport] = site
+
+    async def set(self, transports: list[str], down: bool) -> list[str]:
+        """Take `transports` down (or bring them up); the transports now down. ValueError
+        names a transport this file server does not serve over HTTP(S)."""
+        for t in transports:
+            if t not in self._where:
+                raise ValueError(f"transport {t!r}: the outage control covers "
+                                 f"{', '.join(self.transports) or 'no listener'} (HTTP(S) "
+                                 "file server listeners of this HMS)")
+        changed = []
+        for t in transports:
+            if down and t not in self.down:
+                await self._sites.pop(t).stop()
+                self.down.add(t)
+                changed.append(t)
+            elif not down and t in self.down:
+                host, port, tls = self._where[t]
+                site = web.SockSite(self.runner, _listen(host, port), ssl_context=tls)
+                await site.start()
+                self._sites[t] = site
+                self.down.discard(t)
+                changed.append(t)
+        if changed:
+            ports = {t: self._where[t][1] for t in changed}
+            self.ctx.emit("file.outage", f"file server {', '.join(changed)} "
+                          f"{'down (listener closed)' if down else 'up again'}",
+                          state="down" if down else "up", transports=changed, ports=ports)
+        return sorted(self.down)
+
+
 @dataclass
 class HmsHandle:
     ctx: HmsContext
     acs: Acs
     area: FileArea
     ports: dict[str, int]  # "cwmp", "cwmps", "api", "files_http", "files_https", "ftp", ...
+    outage: FileOutage | None = None
     _runners: list[web.AppRunner] = field(default_factory=list)
     _ftp: FtpServers | None = None
     _sftp: asyncssh.SSHAcceptor | None = None
@@ -88,7 +148,7 @@ async def start_hms(config: NodeConfig) -> HmsHandle:
     ctx = HmsContext(node=config.node, settings=s, store=store, events=config.events())
     area = FileArea(s.state_dir / "files", ctx)
     acs = Acs(ctx, area, hold_requests=s.hold_requests)
-    handle = HmsHandle(ctx=ctx, acs=acs, area=area, ports={})
+    handle = HmsHandle(ctx=ctx, acs=acs, area=area, ports={}, outage=FileOutage(ctx))
     try:
         await _start_listeners(handle, config, s)
     except BaseException:
@@ -126,25 +186,31 @@ async def _start_listeners(h: HmsHandle, config: NodeConfig, s: HmsSettings) -> 
         sock = _listen(s.host, s.api_port)
         h.ports["api"] = sock.getsockname()[1]
         ctx.urls["api"] = f"http://{host}:{h.ports['api']}/api"
-        h._runners.append(await _serve(Api(ctx, area).app(), [(sock, None)]))
+        h._runners.append(await _serve(Api(ctx, area, h.outage).app(), [(sock, None)]))
 
-    # file server: HTTP(S)
+    # file server: HTTP(S), each listener under the outage control
     socks = []
     if f.http_port is not None:
         sock = _listen(f.host, f.http_port)
         h.ports["files_http"] = sock.getsockname()[1]
         ctx.urls["files_http"] = f.public_http or f"http://{fhost}:{h.ports['files_http']}"
-        socks.append((sock, None))
+        socks.append(("http", sock, None))
     if f.https_port is not None:
         if tls is None:
             raise ValueError("settings.files.https_port needs settings.tls_cert and tls_key")
         sock = _listen(f.host, f.https_port)
         h.ports["files_https"] = sock.getsockname()[1]
         ctx.urls["files_https"] = f"https://{fhost}:{h.ports['files_https']}"
-        socks.append((sock, tls))
+        socks.append(("https", sock, tls))
     if socks:
-        h._runners.append(await _serve(HttpFiles(area, f.user, f.password,
-                                                 f.max_upload).app(), socks))
+        assert h.outage is not None
+        runner = web.AppRunner(HttpFiles(area, f.user, f.password, f.max_upload).app(),
+                               access_log=None, shutdown_timeout=5.0)
+        await runner.setup()
+        h._runners.append(runner)
+        h.outage.runner = runner
+        for transport, sock, ctx_tls in socks:
+            await h.outage.add(transport, f.host, sock, ctx_tls)
 
     # file server: FTP / FTPS
     if f.ftp_port is not None or f.ftps_port is not None:
