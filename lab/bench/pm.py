@@ -1,6 +1,8 @@
 """Benchmark: PM upload time per transport for a 1 MB file, from the registered HNB through
 the serving SeGW's tunnel to the serving HMS's file server, median of N uploads each.
-Uses the HNB's own upload code (lab.nodes.hnb.transfers) inside the HNB container.
+Uses the HNB's own code inside the HNB container: a TS 32.435 measCollec file padded with
+counters to the size asked (lab.pmfile, checked to parse back), uploaded by
+lab.nodes.hnb.transfers.
 
     python -m lab.bench.pm [-n 5] [--kbytes 1024]
 """
@@ -22,19 +24,29 @@ URLS = {"http": f"http://{HMS}:8080/pm/", "https": f"https://{HMS}:8443/pm/",
         "sftp": f"sftp://{HMS}:2222/pm/"}
 
 INSIDE = """
-import asyncio, json, os, ssl, statistics, sys, time
+import asyncio, json, ssl, sys, time
+from datetime import UTC, datetime, timedelta
+from lab import pmfile as pm
 from lab.nodes.hnb import transfers
 urls, n, size = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 opts = transfers.TransferOptions(ssl=ssl.create_default_context(
     cafile="/run/hnblab/pki/ca.pem"), timeout=60)
-data = os.urandom(size)
+end = datetime.now(UTC).replace(second=0, microsecond=0)
+begin = end - timedelta(minutes=15)
+values = pm.sample_counters()
+# about 80 bytes of XML per extra counter (measType + r): pad to the size asked
+values.update({f"VS.bench.{i}": i for i in range(max(0, size // 80))})
+data = pm.build_meas_collec(begin, end, "hnb1", values)
+assert len(pm.parse_meas_collec(data).counters()) == len(values)
+name = pm.meas_file_name(begin, end, "hnb1")
+print(json.dumps({"bytes": len(data)}))
 async def main():
     out = {}
     for scheme, base in urls.items():
         times = []
         for i in range(n):
             t = time.monotonic()
-            await transfers.upload(f"{base}bench-{scheme}-{i}.bin", data, "hnb", "hnb-files",
+            await transfers.upload(f"{base}{scheme}-{i}-{name}", data, "hnb", "hnb-files",
                                    options=opts)
             times.append(time.monotonic() - t)
         out[scheme] = times
@@ -56,10 +68,12 @@ def main() -> None:
                              str(args.runs), str(args.kbytes * 1024))
         if code != 0:
             raise SystemExit(f"uploads failed: {out}")
-        res = json.loads(out.strip().splitlines()[-1])
-    mb = args.kbytes / 1024
-    print(f"PM upload of a {args.kbytes} KiB file, HNB -> serving HMS through the tunnel, "
-          f"median of {args.runs}")
+        lines = out.strip().splitlines()
+        size = json.loads(lines[-2])["bytes"]
+        res = json.loads(lines[-1])
+    mb = size / 1024 / 1024
+    print(f"PM upload of a {size} byte measCollec file, HNB -> serving HMS through the "
+          f"tunnel, median of {args.runs}")
     for scheme, times in res.items():
         times.sort()
         med = times[len(times) // 2]

@@ -1,11 +1,17 @@
-"""The event record: writing, reading a run's events, and following them incrementally."""
+"""The event record: writing, reading a run's events, following them incrementally, and
+nodes closing their events file when they stop."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from lab.evidence.events import EventLog, EventTail, read_run_events
+from lab.nodes.common import NodeConfig
+from lab.nodes.hms.server import start_hms
+from lab.nodes.hnb.node import HnbNode
+from tests.unit.test_hms_support import base_settings, node_config
 
 
 def _log(run: Path, node: str) -> EventLog:
@@ -89,3 +95,51 @@ def test_fields_holding_dataclasses_and_odd_values_serialise(tmp_path: Path) -> 
     (e,) = read_run_events(tmp_path)
     assert e.fields == {"params": [{"name": "Device.X", "value": 1}],
                         "where": str(tmp_path / "f")}
+
+
+# ---- a node's stop closes its events file ------------------------------------------------
+
+
+def _open_fds(path: Path) -> int:
+    """How many of this process's file descriptors are open on `path` (Linux /proc)."""
+    n = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == str(path):
+                n += 1
+        except OSError:  # closed meanwhile (the listing's own fd)
+            continue
+    return n
+
+
+def test_close_releases_the_file_and_later_events_stay_in_memory(tmp_path: Path) -> None:
+    a = _log(tmp_path, "a")
+    path = tmp_path / "events" / "a.jsonl"
+    assert _open_fds(path) == 1
+    a.close()
+    assert _open_fds(path) == 0
+    a.emit("late.event", "after close")  # a stop's last words: not lost, not written
+    a.close()  # twice is fine
+    assert [e.kind for e in a.memory] == ["late.event"] and path.read_text() == ""
+
+
+async def test_hms_stop_closes_its_events_file(tmp_path: Path) -> None:
+    path = tmp_path / "events" / "hms.jsonl"
+    for _ in range(2):  # stopped and started again on one file: one writer at a time
+        h = await start_hms(node_config(tmp_path, base_settings(tmp_path)))
+        assert _open_fds(path) == 1
+        await h.stop()
+        assert _open_fds(path) == 0
+    assert [e.kind for e in read_run_events(tmp_path)].count("node.ready") == 2
+
+
+async def test_hnb_node_stop_closes_its_events_file(tmp_path: Path) -> None:
+    path = tmp_path / "events" / "hnb1.jsonl"
+    node = HnbNode(NodeConfig.from_dict({
+        "node": "hnb1", "role": "hnb", "run_dir": str(tmp_path), "events": str(path),
+        "identity": "100D0B2-HNB0001@hnb.lab", "settings": {"serial": "HNB0001"}}))
+    node.events.emit("x.y", "written while running")
+    assert _open_fds(path) == 1
+    await node.stop()  # never started (no charon here): stop still lets go of the file
+    assert _open_fds(path) == 0
+    assert [e.kind for e in read_run_events(tmp_path)] == ["x.y"]

@@ -1,5 +1,6 @@
 """Bad input to the ACS: each gets the proper CWMP fault or HTTP error, is logged as an
-event, and the HMS keeps serving with its store intact."""
+event, and the HMS keeps serving with its store intact (a refused unknown device leaves no
+device behind)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 from lab.cwmp import rpc
 from lab.nodes.hms.server import HmsHandle
 from tests.unit import test_hms_support
-from tests.unit.test_hms_support import Cpe, kinds
+from tests.unit.test_hms_acs import LOC_OK, POLICY, REM, _alarm
+from tests.unit.test_hms_support import OUI, Cpe, kinds
 
 hms_factory = test_hms_support.hms_factory  # the fixture, shared
 
@@ -152,3 +154,72 @@ async def test_internal_error_answers_8002_and_keeps_serving(hms: HmsHandle,
     assert "simulated bug" in kinds(hms, "hms.internal_error")[0].fields["error"]
     monkeypatch.undo()
     await _still_serving(hms, 2)
+
+
+async def test_unknown_device_refused_8001_not_stored_known_one_still_served(
+        hms_factory) -> None:
+    h = await hms_factory(auto_register=False)
+    known = h.store.upsert_device(f"{OUI}-KNOWN", oui=OUI, serial="KNOWN")  # operator's
+    alarm = _alarm(1, "NewAlarm", "2026-12-03T12:00:00Z")
+    # spoofed Informs, ever new serials and one repeated, carrying an alarm
+    for serial in ("SPOOF0", "SPOOF1", "SPOOF2", "SPOOF0"):
+        async with Cpe(h.urls["cwmp"], serial=serial) as cpe:
+            r = await cpe.inform(["0 BOOTSTRAP"], alarm)
+            assert r.status == 500 and isinstance(r.body, rpc.Fault), (r.status, r.raw)
+            assert r.body.code == 8001 and r.body.string == (
+                f"Request denied: {OUI}-{serial} unknown device and auto_register is off; "
+                "the operator must allow it first")
+            assert r.env is not None and r.env.id == "cpe-1"
+            r = await cpe.post(None)
+            assert r.status == 400  # no session was opened for it
+    assert [d.id for d in h.store.list_devices()] == [known.id]
+    assert h.store.list_tasks() == [] and h.store.alarm_history() == []
+    assert not kinds(h, "hms.device.new") and not kinds(h, "hms.alarm")
+    refused = kinds(h, "hms.refused")
+    assert [(e.fields["device"], e.fields["fault"], e.fields["state"], e.fields["refusals"])
+            for e in refused] == [(f"{OUI}-SPOOF0", 8001, "unknown", 1),
+                                  (f"{OUI}-SPOOF1", 8001, "unknown", 1),
+                                  (f"{OUI}-SPOOF2", 8001, "unknown", 1),
+                                  (f"{OUI}-SPOOF0", 8001, "unknown", 2)]
+    assert {e.fields["reason"] for e in refused} == {"unknown device and auto_register is off"}
+    # the bounded note of who was turned away (for the operator), not a device
+    assert {(r["id"], r["count"], r["ip"]) for r in h.store.list_refused()} == {
+        (f"{OUI}-SPOOF0", 2, "127.0.0.1"), (f"{OUI}-SPOOF1", 1, "127.0.0.1"),
+        (f"{OUI}-SPOOF2", 1, "127.0.0.1")}
+    # the known device is served as before
+    async with Cpe(h.urls["cwmp"], serial="KNOWN") as cpe:
+        assert await cpe.session(["1 BOOT"]) == []
+    dev = h.store.get_device(known.id)
+    assert dev is not None and dev.last_events == ["1 BOOT"] and dev.ip == "127.0.0.1"
+    # the operator sees who was refused and admits one: it becomes a device and is served
+    auth = {"Authorization": f"Bearer {test_hms_support.TOKEN}"}
+    async with aiohttp.ClientSession(headers=auth) as s:
+        async with s.get(f"{h.urls['api']}/refused") as r:
+            assert r.status == 200
+            assert sorted(x["id"] for x in await r.json()) == [
+                f"{OUI}-SPOOF0", f"{OUI}-SPOOF1", f"{OUI}-SPOOF2"]
+        async with s.post(f"{h.urls['api']}/devices/{OUI}-SPOOF1/allow") as r:
+            assert r.status == 200, await r.text()
+            admitted = await r.json()
+        assert admitted["id"] == f"{OUI}-SPOOF1" and admitted["state"] == "new"
+        async with s.post(f"{h.urls['api']}/devices/{OUI}-NEVER/allow") as r:
+            assert r.status == 404 and "NEVER" in (await r.json())["error"]
+    assert f"{OUI}-SPOOF1" not in {x["id"] for x in h.store.list_refused()}
+    async with Cpe(h.urls["cwmp"], serial="SPOOF1") as cpe:
+        assert await cpe.session(["1 BOOT"]) == []
+    assert [d.id for d in h.store.list_devices()] == [known.id, f"{OUI}-SPOOF1"]
+
+
+async def test_unknown_device_outside_every_rule_is_not_stored(hms_factory) -> None:
+    h = await hms_factory(role="initial", policy=POLICY)
+    async with Cpe(h.urls["cwmp"], serial="FAR") as cpe:
+        r = await cpe.inform(["0 BOOTSTRAP"], {REM + "PLMNID": "99999", REM + "LAC": "1"})
+    assert r.status == 500 and r.body.code == 8001 and "location not served" in r.body.string
+    assert h.store.list_devices() == []
+    assert kinds(h, "hms.location")[-1].fields["ok"] is False
+    (refused,) = kinds(h, "hms.refused")
+    assert refused.fields["reason"] == "location matches no policy rule"
+    async with Cpe(h.urls["cwmp"], serial="NEAR") as cpe:
+        assert [type(q).__name__ for q in await cpe.session(["0 BOOTSTRAP"], LOC_OK)] == [
+            "SetParameterValues"]
+    assert [d.serial for d in h.store.list_devices()] == ["NEAR"]

@@ -78,6 +78,32 @@ def test_audit_outside_an_event_loop_is_written_at_once(tmp_path: Path) -> None:
     s.close()
 
 
+def test_refused_devices_are_a_bounded_note_not_devices(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from lab.nodes.hms import store as store_mod
+
+    monkeypatch.setattr(store_mod, "REFUSED_KEEP", 3)
+    db = tmp_path / "hms.sqlite3"
+    s = Store.open(db)
+    for i in range(5):
+        s.record_refused(f"OUI-{i}", oui="OUI", serial=str(i), reason="unknown", ip="10.0.0.1")
+    again = s.record_refused("OUI-2", oui="OUI", serial="2", reason="location", ip="10.0.0.9")
+    assert (again["count"], again["reason"], again["ip"]) == (2, "location", "10.0.0.9")
+    # the three most recently seen stay, newest first; none of them is a device
+    assert [r["id"] for r in s.list_refused()] == ["OUI-2", "OUI-4", "OUI-3"]
+    assert s.list_devices() == []
+    s.close()
+    s = Store.open(db)  # kept across a restart like everything else
+    assert s.admit_refused("OUI-0") is None  # dropped from the note: nothing to admit
+    dev = s.admit_refused("OUI-4")
+    assert dev is not None and (dev.oui, dev.serial, dev.ip, dev.allowed, dev.state) == (
+        "OUI", "4", "10.0.0.1", True, "new")
+    assert [r["id"] for r in s.list_refused()] == ["OUI-2", "OUI-3"]
+    s.upsert_device("OUI-3", oui="OUI", serial="3")  # known by another way: off the list
+    assert [r["id"] for r in s.list_refused()] == ["OUI-2"]
+    s.close()
+
+
 def test_store_rejects_bad_values(tmp_path: Path) -> None:
     s = Store.open(tmp_path / "db")
     s.upsert_device("D-1", oui="D", serial="1")

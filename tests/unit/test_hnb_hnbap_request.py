@@ -22,7 +22,11 @@ def _factory(tmp: Path, **settings: object) -> DataModel:
     cfg = NodeConfig.from_dict({
         "node": "hnb1", "role": "hnb", "run_dir": str(tmp), "identity": IDENTITY,
         "settings": {"serial": "HNB0001", "oui": "00D0B2", **settings}})
-    return DataModel.factory(HnbNode(cfg).factory())
+    node = HnbNode(cfg)
+    try:
+        return DataModel.factory(node.factory())
+    finally:
+        node.events.close()  # the node never started: only its events file is open
 
 
 def _sent(model: DataModel) -> hnbap.RegisterRequest:

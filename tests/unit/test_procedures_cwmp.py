@@ -18,7 +18,7 @@ from lab.datamodel.cmfile import write_cm_file
 from lab.nodes.hms.server import HmsHandle
 from lab.nodes.hnb import transfers
 from lab.nodes.hnb.device import Hnb
-from lab.nodes.hnb.pm import parse_meas_collec
+from lab.pmfile import parse_meas_collec
 from tests.unit import procedures_support
 from tests.unit.procedures_support import (
     FACTORY_CR,

@@ -27,7 +27,8 @@ Faults and refusals (answer in the CPE's namespace, echoing its cwmp:ID; sent wi
                        registration process until the operator allows it"), a device whose
                        location matches no policy rule (initial HMS, 5.1 step 5), an
                        unknown device when auto_register is off. The FaultString and the
-                       "hms.refused" event say which.
+                       "hms.refused" event say which. A refused device the HMS did not
+                       know is not stored as a device (store.refused keeps a bounded note).
   8003 Invalid args    malformed XML, XML bomb/DTD, not SOAP, unknown namespace, missing
                        element, a first message that is not an Inform, out-of-order messages.
   8000 Not supported   an RPC the ACS does not implement.
@@ -363,16 +364,31 @@ class Acs:
         params = [(p.name, p.value) for p in inform.parameters]
         values = dict(params)
         existing = self.ctx.store.get_device(dev_id)
+        loc = rule = None
+        if self.s.role in ("initial", "both"):
+            loc = location_from(params)
+            rule = choose(self.s.policy, loc)
+        if existing is None:
+            # Refused before it is stored: a device the HMS turns away is no device of its
+            # own, so spoofed Informs cannot grow the devices table (store.refused keeps a
+            # bounded note for the operator, the events say each time).
+            if not self.s.auto_register:
+                why = "unknown device and auto_register is off"
+                return self._refuse_unknown(s, did, eid, f"Request denied: {dev_id} {why}; "
+                                            "the operator must allow it first", why)
+            if loc is not None and rule is None:
+                self._location_event(s, dev_id, loc, rule)
+                return self._refuse_unknown(s, did, eid, "Request denied: location not "
+                                            f"served ({loc.describe()})",
+                                            "location matches no policy rule")
         fields: dict[str, Any] = dict(
             manufacturer=did.manufacturer, product_class=did.product_class,
             last_inform=time.time(), last_events=inform.event_codes(), ip=s.peer)
         if P.CR_URL in values:
             fields["cr_url"] = values[P.CR_URL]
-        if existing is None:
-            fields["allowed"] = self.s.auto_register
-            if self.s.cr_username:
-                fields["cr_username"] = self.s.cr_username
-                fields["cr_password"] = self.s.cr_password
+        if existing is None and self.s.cr_username:
+            fields["cr_username"] = self.s.cr_username
+            fields["cr_password"] = self.s.cr_password
         if existing is not None and "0 BOOTSTRAP" in inform.event_codes():
             fields["params"] = {}  # a factory-fresh device: what we knew of it is gone
         dev = self.ctx.store.upsert_device(dev_id, oui=did.oui, serial=did.serial_number,
@@ -386,18 +402,14 @@ class Acs:
         dev = self.ctx.store.get_device(dev_id) or dev
 
         if not dev.allowed:
+            # allowed=0 otherwise: a store from before refused devices were left out
             why = ("de-provisioned by the operator" if dev.state == "deprovisioned"
                    else "unknown device and auto_register is off")
             return self._refuse(s, dev, eid, f"Request denied: {dev_id} {why}; the operator "
                                 f"must allow it first", why)
-        if self.s.role in ("initial", "both"):
-            loc = location_from(params)
+        if loc is not None:
             self.ctx.store.update_device(dev_id, location=loc.to_json())
-            rule = choose(self.s.policy, loc)
-            self.ctx.emit("hms.location", f"{dev_id} at {loc.describe()}: "
-                          f"{'rule ' + rule.name if rule else 'no rule matches'}", peer=s.peer,
-                          device=dev_id, ok=rule is not None, rule=rule.name if rule else None,
-                          location=loc.to_json())
+            self._location_event(s, dev_id, loc, rule)
             if rule is None:
                 return self._refuse(s, dev, eid, f"Request denied: location not served "
                                     f"({loc.describe()})", "location matches no policy rule")
@@ -420,6 +432,24 @@ class Acs:
         self.ctx.emit("hms.refused", f"{dev.id} refused: {why}", peer=s.peer, device=dev.id,
                       fault=8001, reason=why, state=dev.state)
         return self._fault(s, 8001, fault_string, id=eid, drop=True)
+
+    def _refuse_unknown(self, s: Session, did: rpc.DeviceId, eid: str | None,
+                        fault_string: str, why: str) -> web.Response:
+        dev_id = _device_id(did)
+        rec = self.ctx.store.record_refused(dev_id, oui=did.oui.strip(),
+                                            serial=did.serial_number.strip(), reason=why,
+                                            manufacturer=did.manufacturer,
+                                            product_class=did.product_class, ip=s.peer)
+        self.ctx.emit("hms.refused", f"{dev_id} refused: {why}", peer=s.peer, device=dev_id,
+                      fault=8001, reason=why, state="unknown",
+                      refusals=rec.get("count", 1))
+        return self._fault(s, 8001, fault_string, id=eid, drop=True)
+
+    def _location_event(self, s: Session, dev_id: str, loc: Any, rule: Any) -> None:
+        self.ctx.emit("hms.location", f"{dev_id} at {loc.describe()}: "
+                      f"{'rule ' + rule.name if rule else 'no rule matches'}", peer=s.peer,
+                      device=dev_id, ok=rule is not None, rule=rule.name if rule else None,
+                      location=loc.to_json())
 
     def _inner_ip(self, dev: Device, params: list[tuple[str, str]], inform: rpc.Inform) -> None:
         for name, value in params:

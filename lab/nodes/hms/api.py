@@ -9,6 +9,10 @@
                                                     (spv: {path: value}, default from the
                                                     settings), connection_request?}
     POST /api/devices/{id}/allow                    lift a de-provisioning / admit the device
+                                                    (also one refused as unknown: GET
+                                                    /api/refused lists those)
+    GET  /api/refused                               unknown devices refused (8001), last seen
+                                                    first; not stored as devices
     GET  /api/alarms                                ?device=ID &view=current|history (default both)
     GET  /api/files                                 ?kind=pm|cm
     POST /api/files/cm                              a CM file: ?name=N with the raw body, or JSON
@@ -75,6 +79,7 @@ class Api:
         r.add_post("/api/devices/{id}/connection-request", self.conn_req)
         r.add_post("/api/devices/{id}/deprovision", self.deprovision)
         r.add_post("/api/devices/{id}/allow", self.allow)
+        r.add_get("/api/refused", self.refused)
         r.add_get("/api/alarms", self.alarms)
         r.add_get("/api/files", self.files)
         r.add_post("/api/files/cm", self.add_cm)
@@ -230,12 +235,17 @@ class Api:
         return web.json_response(out, status=202)
 
     async def allow(self, request: web.Request) -> web.Response:
-        dev = self._device(request)
+        # a refused unknown device is admitted here: it becomes a device on this request
+        admitted = self.ctx.store.admit_refused(request.match_info["id"])
+        dev = admitted or self._device(request)
         new_state = "new" if dev.state == "deprovisioned" else dev.state
         dev = self.ctx.store.update_device(dev.id, allowed=True, state=new_state)
         self.ctx.emit("hms.allowed", f"operator allows {dev.id} (state {dev.state})",
                       device=dev.id, state=dev.state)
         return web.json_response(dev.to_json(with_params=False))
+
+    async def refused(self, request: web.Request) -> web.Response:
+        return web.json_response(self.ctx.store.list_refused())
 
     # ---- alarms, files, audit --------------------------------------------------------
 

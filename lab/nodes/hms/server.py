@@ -107,14 +107,19 @@ class HmsHandle:
         if self._stopped:
             return
         self._stopped = True
-        if self._sftp is not None:
-            self._sftp.close()
-            await self._sftp.wait_closed()
-        if self._ftp is not None:
-            await asyncio.to_thread(self._ftp.stop)
-        for r in self._runners:
-            await r.cleanup()
-        self.ctx.store.close()
+        try:
+            if self._sftp is not None:
+                self._sftp.close()
+                await self._sftp.wait_closed()
+            if self._ftp is not None:
+                await asyncio.to_thread(self._ftp.stop)
+            for r in self._runners:
+                await r.cleanup()
+        finally:
+            try:
+                self.ctx.store.close()
+            finally:
+                self.ctx.events.close()  # last: stopping emits events too
 
 
 def _listen(host: str, port: int) -> socket.socket:

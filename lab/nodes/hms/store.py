@@ -1,7 +1,9 @@
 """The HMS's embedded store: SQLite in WAL mode, one connection per process.
 
 Tables: devices, tasks (per-device queue), alarms_current + alarm_history, files (CM
-offered, PM received), audit (every event the HMS emits), schema_version. Calls are short
+offered, PM received), audit (every event the HMS emits), refused (unknown devices the
+ACS turned away, the REFUSED_KEEP most recently seen: a refused device is not a device,
+so spoofed Informs cannot grow the devices table), schema_version. Calls are short
 and synchronous; one lock serialises them because the FTP server thread writes too.
 Everything the HMS knows lives here, so a restart loses no device, task or alarm; a task
 that was `sent` in a session the restart killed goes back to `queued` (see `open`).
@@ -27,6 +29,7 @@ TASK_KINDS = ("SPV", "GPV", "SPA", "GPA", "AddObject", "DeleteObject", "Download
               "Reboot", "FactoryReset")
 TASK_STATES = ("queued", "sent", "done", "failed")
 DEVICE_STATES = ("new", "registered", "deprovisioned")
+REFUSED_KEEP = 1000  # refused unknown devices remembered; the least recently seen go first
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -95,6 +98,19 @@ CREATE TABLE IF NOT EXISTS files (
     user TEXT NOT NULL DEFAULT '',
     created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS refused (
+    id TEXT PRIMARY KEY,              -- "<OUI>-<SerialNumber>" of a device not in devices
+    oui TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    manufacturer TEXT NOT NULL DEFAULT '',
+    product_class TEXT NOT NULL DEFAULT '',
+    ip TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL,
+    first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL,
+    count INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS refused_last_seen ON refused(last_seen);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     time REAL NOT NULL,
@@ -288,6 +304,7 @@ class Store:
             if c.execute("SELECT 1 FROM devices WHERE id=?", (device_id,)).fetchone() is None:
                 c.execute("INSERT INTO devices (id, oui, serial, first_seen) VALUES (?,?,?,?)",
                           (device_id, oui, serial, time.time()))
+                c.execute("DELETE FROM refused WHERE id=?", (device_id,))  # known now
             self._set_fields(c, device_id, fields)
         dev = self.get_device(device_id)
         assert dev is not None
@@ -325,6 +342,45 @@ class Store:
             elif k == "allowed":
                 v = int(bool(v))
             c.execute(f"UPDATE devices SET {k}=? WHERE id=?", (v, device_id))  # k: checked name
+
+    # ---- refused unknown devices -----------------------------------------------------
+
+    def record_refused(self, device_id: str, *, oui: str, serial: str, reason: str,
+                       manufacturer: str = "", product_class: str = "",
+                       ip: str = "") -> dict[str, Any]:
+        """Note that an unknown device was refused (its count and last time, latest
+        reason and address); keeps the REFUSED_KEEP most recently seen. Returns the row."""
+        now = time.time()
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO refused (id, oui, serial, manufacturer, product_class, ip, reason, "
+                "first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE "
+                "SET manufacturer=excluded.manufacturer, product_class=excluded.product_class, "
+                "ip=excluded.ip, reason=excluded.reason, last_seen=excluded.last_seen, "
+                "count=count+1",
+                (device_id, oui, serial, manufacturer, product_class, ip, reason, now, now))
+            c.execute("DELETE FROM refused WHERE id NOT IN (SELECT id FROM refused ORDER BY "
+                      "last_seen DESC, rowid DESC LIMIT ?)", (REFUSED_KEEP,))
+        rows = self._q("SELECT * FROM refused WHERE id=?", (device_id,))
+        return rows[0] if rows else {}
+
+    def list_refused(self) -> list[dict[str, Any]]:
+        """The refused unknown devices, most recently seen first."""
+        return self._q("SELECT * FROM refused ORDER BY last_seen DESC, rowid DESC")
+
+    def admit_refused(self, device_id: str) -> Device | None:
+        """The operator admits a refused unknown device: it becomes a device (allowed,
+        state new) and leaves the refused list. None when no such device was refused."""
+        with self._tx() as c:
+            row = c.execute("SELECT * FROM refused WHERE id=?", (device_id,)).fetchone()
+            if row is None:
+                return None
+            c.execute("INSERT OR IGNORE INTO devices (id, oui, serial, manufacturer, "
+                      "product_class, ip, allowed, first_seen) VALUES (?,?,?,?,?,?,1,?)",
+                      (device_id, row["oui"], row["serial"], row["manufacturer"],
+                       row["product_class"], row["ip"], row["first_seen"]))
+            c.execute("DELETE FROM refused WHERE id=?", (device_id,))
+        return self.get_device(device_id)
 
     # ---- tasks ---------------------------------------------------------------------
 

@@ -110,17 +110,20 @@ class HnbNode:
                      state="powered off")
 
     async def stop(self) -> None:
-        self._vici_stop.set()
-        for t in (self._life, self._watch):
-            if t:
-                t.cancel()
-        if self.hnb:
+        try:
+            self._vici_stop.set()
+            for t in (self._life, self._watch):
+                if t:
+                    t.cancel()
+            if self.hnb:
+                with contextlib.suppress(Exception):
+                    await self.hnb.stop()
+            await self.control.stop()
             with contextlib.suppress(Exception):
-                await self.hnb.stop()
-        await self.control.stop()
-        with contextlib.suppress(Exception):
-            await self.tunnels.teardown()
-        self.charon.stop()
+                await self.tunnels.teardown()
+            self.charon.stop()
+        finally:
+            self.events.close()  # last: stopping emits events too
 
     def factory(self) -> dict[str, str]:
         st = self.cfg.settings

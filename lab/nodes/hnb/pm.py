@@ -1,21 +1,7 @@
-"""HNB performance measurements: TS 32.435 measCollec XML files and the periodic uploader.
+"""HNB performance measurements: the periodic PM file uploader (TS 32.583 5.6).
 
-File format (TS 32.435 XML, the shape in notes/protocol.md):
-
-    measCollecFile (ns .../32.435#measCollec)
-      fileHeader fileFormatVersion vendorName dnPrefix
-        fileSender localDn elementType
-        measCollec beginTime
-      measData
-        managedElement localDn
-        measInfo measInfoId
-          job jobId / granPeriod duration endTime / repPeriod duration
-          measType p=N (counter name) ...
-          measValue measObjLdn  ->  r p=N (value) ... suspect
-      fileFooter
-        measCollec endTime
-
-Named per TS 32.432 `A<YYYYMMDD>.<HHMM><+hhmm>-<HHMM><+hhmm>_<sender>.xml` (UTC here).
+The files are TS 32.435 measCollec XML, named per TS 32.432; their format (name, writer,
+reader) is lab.pmfile, shared with the HMS that checks them.
 
 Upload policy (TS 32.583 5.6; `Device.FAP.PerfMgmt.Config.{i}.*`, TR-262/TR-181; the
 lowest-numbered enabled instance drives the one upload schedule this HNB runs):
@@ -38,224 +24,15 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
-
-from lab.cwmp import xmlsafe
 from lab.evidence.events import EventLog
+from lab.pmfile import build_meas_collec, meas_file_name, sample_counters
 
-MEAS_NS = "http://www.3gpp.org/ftp/specs/archive/32_series/32.435#measCollec"
-FILE_FORMAT_VERSION = "32.435 V11.0"
 PM_TABLE = "Device.FAP.PerfMgmt.Config."
-
-# A few TS 32.452 (HNB) style counters: (name, typical attempts range). Successes are
-# derived from attempts so a success never exceeds its attempt counter.
-HNB_COUNTERS: list[tuple[str, str | None, tuple[int, int]]] = [
-    # (counter, the attempt counter it succeeds, value range for attempts)
-    ("RRC.AttConnEstab.Sum", None, (20, 120)),
-    ("RRC.SuccConnEstab.Sum", "RRC.AttConnEstab.Sum", (0, 0)),
-    ("RAB.AttEstabCS.Conv", None, (5, 40)),
-    ("RAB.SuccEstabCS.Conv", "RAB.AttEstabCS.Conv", (0, 0)),
-    ("RAB.AttEstabPS.Bkg", None, (10, 90)),
-    ("RAB.SuccEstabPS.Bkg", "RAB.AttEstabPS.Bkg", (0, 0)),
-    ("HNB.UeRegistration.Att", None, (1, 15)),
-    ("HNB.UeRegistration.Succ", "HNB.UeRegistration.Att", (0, 0)),
-]
-
-
-class PmFileError(ValueError):
-    """A measCollec file that cannot be read; the message says what and where."""
-
-
-# ---- writing ----------------------------------------------------------------------------
-
-
-def _ts(t: datetime) -> str:
-    """xs:dateTime with an explicit offset, as TS 32.435 examples use."""
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-
-
-def meas_file_name(begin: datetime, end: datetime, sender: str, rc: int = 0) -> str:
-    """TS 32.432 file name, e.g. `A20261203.1200+0000-1215+0000_HNB-1.xml`; `rc` > 0 adds
-    the running count ("_-_2") that tells apart files whose times read the same."""
-    b, e = begin.astimezone(UTC), end.astimezone(UTC)
-    safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in sender)
-    suffix = f"_-_{rc}" if rc else ""
-    return f"A{b:%Y%m%d}.{b:%H%M}+0000-{e:%H%M}+0000_{safe}{suffix}.xml"
-
-
-def sample_counters(rng: random.Random | None = None) -> dict[str, int]:
-    """One period's worth of plausible HNB counter values."""
-    rng = rng or random.Random()
-    values: dict[str, int] = {}
-    for name, attempts_of, (lo, hi) in HNB_COUNTERS:
-        if attempts_of is None:
-            values[name] = rng.randint(lo, hi)
-        else:
-            att = values[attempts_of]
-            # a femtocell succeeds in 95-100 % of its attempts
-            values[name] = att - rng.randint(0, max(0, att // 20))
-    return values
-
-
-def build_meas_collec(
-    begin: datetime,
-    end: datetime,
-    sender: str,
-    values: dict[str, int],
-    *,
-    vendor: str = "hnblab",
-    dn_prefix: str = "",
-    element_type: str = "HNB",
-    meas_obj_ldn: str = "HNBFunction=1",
-    job_id: str = "1",
-) -> bytes:
-    """A measCollec XML document for one granularity period [begin, end)."""
-    if end <= begin:
-        raise ValueError(f"PM period end {end} is not after its begin {begin}")
-    n = f"{{{MEAS_NS}}}"
-    root = etree.Element(n + "measCollecFile", nsmap={None: MEAS_NS})
-    header = etree.SubElement(root, n + "fileHeader", fileFormatVersion=FILE_FORMAT_VERSION,
-                              vendorName=vendor, dnPrefix=dn_prefix)
-    etree.SubElement(header, n + "fileSender", localDn=sender, elementType=element_type)
-    etree.SubElement(header, n + "measCollec", beginTime=_ts(begin))
-    data = etree.SubElement(root, n + "measData")
-    etree.SubElement(data, n + "managedElement", localDn=sender)
-    info = etree.SubElement(data, n + "measInfo", measInfoId="HNB")
-    etree.SubElement(info, n + "job", jobId=job_id)
-    seconds = int((end - begin).total_seconds())
-    etree.SubElement(info, n + "granPeriod", duration=f"PT{seconds}S", endTime=_ts(end))
-    etree.SubElement(info, n + "repPeriod", duration=f"PT{seconds}S")
-    names = list(values)
-    for p, name in enumerate(names, 1):
-        etree.SubElement(info, n + "measType", p=str(p)).text = name
-    mv = etree.SubElement(info, n + "measValue", measObjLdn=meas_obj_ldn)
-    for p, name in enumerate(names, 1):
-        etree.SubElement(mv, n + "r", p=str(p)).text = str(values[name])
-    etree.SubElement(mv, n + "suspect").text = "false"
-    footer = etree.SubElement(root, n + "fileFooter")
-    etree.SubElement(footer, n + "measCollec", endTime=_ts(end))
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-
-
-# ---- reading ----------------------------------------------------------------------------
-
-
-@dataclass
-class MeasInfo:
-    meas_info_id: str
-    job_id: str
-    gran_period_s: int
-    end_time: str
-    types: list[str]
-    # measObjLdn -> counter name -> value (text as in the file)
-    values: dict[str, dict[str, str]] = field(default_factory=dict)
-
-
-@dataclass
-class MeasCollec:
-    file_format_version: str
-    vendor: str
-    sender: str
-    element_type: str
-    begin_time: str
-    end_time: str
-    infos: list[MeasInfo]
-
-    def counters(self) -> dict[str, int]:
-        """Counter name -> value summed over every measured object (ints only)."""
-        out: dict[str, int] = {}
-        for info in self.infos:
-            for per_obj in info.values.values():
-                for name, v in per_obj.items():
-                    with contextlib.suppress(ValueError):
-                        out[name] = out.get(name, 0) + int(v)
-        return out
-
-
-def _duration_s(text: str, where: str) -> int:
-    # TS 32.435 uses "PT900S"; accept PTnM / PTnH too
-    t = text.strip().upper()
-    if not t.startswith("PT") or len(t) < 4:
-        raise PmFileError(f"{where}: duration {text!r} is not like PT900S")
-    num, unit = t[2:-1], t[-1]
-    mult = {"S": 1, "M": 60, "H": 3600}.get(unit)
-    if mult is None or not num.isdigit():
-        raise PmFileError(f"{where}: duration {text!r} is not like PT900S")
-    return int(num) * mult
-
-
-def parse_meas_collec(data: bytes) -> MeasCollec:
-    """Read a measCollec file; raises PmFileError naming what is missing or wrong."""
-    try:
-        root = xmlsafe.parse(data)
-    except xmlsafe.XmlError as exc:
-        raise PmFileError(f"PM file is not usable XML: {exc}") from exc
-    n = f"{{{MEAS_NS}}}"
-    if root.tag != n + "measCollecFile":
-        raise PmFileError(f"root element is {root.tag}, expected {{{MEAS_NS}}}measCollecFile")
-
-    def one(parent: Any, tag: str, where: str) -> Any:
-        el = parent.find(n + tag)
-        if el is None:
-            raise PmFileError(f"{where}: missing <{tag}>")
-        return el
-
-    def attr(el: Any, name: str, where: str) -> str:
-        v = el.get(name)
-        if v is None:
-            raise PmFileError(f"{where}: missing attribute {name}")
-        return v
-
-    header = one(root, "fileHeader", "measCollecFile")
-    sender = one(header, "fileSender", "fileHeader")
-    begin = one(header, "measCollec", "fileHeader")
-    footer = one(root, "fileFooter", "measCollecFile")
-    end = one(footer, "measCollec", "fileFooter")
-    infos: list[MeasInfo] = []
-    for md_i, md in enumerate(root.findall(n + "measData"), 1):
-        for mi_i, mi in enumerate(md.findall(n + "measInfo"), 1):
-            where = f"measData[{md_i}]/measInfo[{mi_i}]"
-            gp = one(mi, "granPeriod", where)
-            job = mi.find(n + "job")
-            by_p: dict[str, str] = {}
-            for mt in mi.findall(n + "measType"):
-                by_p[attr(mt, "p", where + "/measType")] = (mt.text or "").strip()
-            info = MeasInfo(
-                meas_info_id=mi.get("measInfoId", ""),
-                job_id=job.get("jobId", "") if job is not None else "",
-                gran_period_s=_duration_s(attr(gp, "duration", where + "/granPeriod"),
-                                          where + "/granPeriod"),
-                end_time=attr(gp, "endTime", where + "/granPeriod"),
-                types=list(by_p.values()),
-            )
-            for mv_i, mv in enumerate(mi.findall(n + "measValue"), 1):
-                w = f"{where}/measValue[{mv_i}]"
-                ldn = attr(mv, "measObjLdn", w)
-                vals: dict[str, str] = {}
-                for r in mv.findall(n + "r"):
-                    p = attr(r, "p", w + "/r")
-                    if p not in by_p:
-                        raise PmFileError(f"{w}: r p={p} has no measType with that p")
-                    vals[by_p[p]] = (r.text or "").strip()
-                info.values[ldn] = vals
-            infos.append(info)
-    return MeasCollec(
-        file_format_version=header.get("fileFormatVersion", ""),
-        vendor=header.get("vendorName", ""),
-        sender=attr(sender, "localDn", "fileHeader/fileSender"),
-        element_type=sender.get("elementType", ""),
-        begin_time=attr(begin, "beginTime", "fileHeader/measCollec"),
-        end_time=attr(end, "endTime", "fileFooter/measCollec"),
-        infos=infos,
-    )
-
-
-# ---- periodic uploader --------------------------------------------------------------------
 
 # upload(url, data, username, password) -> None, raising on failure (transfers.upload fits)
 Uploader = Callable[[str, bytes, str, str], Awaitable[None]]
@@ -424,7 +201,7 @@ class PmUploader:
             self._idle.clear()
             now = datetime.now(UTC)
             if self._period_begin is None:
-                self._period_begin = now
+                self._period_begin = now.replace(microsecond=0)
             wait = self._next_due(cfg, now)
             try:
                 await asyncio.wait_for(self._changed.wait(), timeout=wait)
@@ -440,14 +217,22 @@ class PmUploader:
         begin = self._period_begin or end - timedelta(seconds=max(1, cfg.interval_s))
         if end <= begin:
             end = begin + timedelta(seconds=1)
+        # whole seconds in the file, as TS 32.435 shows them; milliseconds only when a
+        # period lasts under a second (time-scaled tests), so begin stays before end
+        whole = end.replace(microsecond=0)
+        end = whole if whole - begin >= timedelta(seconds=1) else \
+            end.replace(microsecond=end.microsecond // 1000 * 1000)
+        if end <= begin:
+            end = begin + timedelta(milliseconds=1)
         self._period_begin = end
         name = meas_file_name(begin, end, self.sender)
         # periods shorter than a minute give equal names: number them (TS 32.432 RC)
         self._rc = self._rc + 1 if name == self._last_name else 0
         self._last_name = name
         name = meas_file_name(begin, end, self.sender, self._rc)
+        # granPeriod is the configured period (under time scaling longer than it took)
         data = build_meas_collec(begin, end, self.sender, sample_counters(self.rng),
-                                 vendor=self.vendor)
+                                 vendor=self.vendor, gran_period_s=max(1, cfg.interval_s))
         path = self.backlog_dir / name
         path.write_bytes(data)
         self.events.emit("pm.file", f"PM file {path.name}", file=path.name, bytes=len(data))
