@@ -348,8 +348,11 @@ def _start_capture(topo: Topology, lab: str, run_dir: Path, image: str,
     rules = _fw_rules(topo, lab)
     setup = " && ".join(f"iptables -I {r}" for r in rules)
     cleanup = "; ".join(f"iptables -D {r} 2>/dev/null" for r in rules)
-    dumps = " ".join(f"tcpdump -q -n -U -i {bridge_name(lab, n)} -w {RUN_MOUNT}/pcap/{n}.pcap "
-                     f"2>>{RUN_MOUNT}/logs/capture.log &" for n in topo.networks)
+    # -U and --immediate-mode: each packet is in the pcap as it arrives, so a scenario's
+    # slice, cut right after it ends, holds its packets (the wire proofs read them)
+    dumps = " ".join(f"tcpdump -q -n -U --immediate-mode -i {bridge_name(lab, n)} "
+                     f"-w {RUN_MOUNT}/pcap/{n}.pcap 2>>{RUN_MOUNT}/logs/capture.log &"
+                     for n in topo.networks)
     script = (f"{setup} || exit 1; trap '{cleanup}; kill $(jobs -p); exit 0' TERM; "
               f"{dumps} wait")
     client().containers.run(

@@ -32,7 +32,8 @@ ALL_ORDER = [
     "pm-period", "pm-upload", "pm-outage", "deprovision-spv", "deprovision-factory-reset",
     "discovery-hnbgw-from-initial", "registration-download", "registration-hms-outside-tunnel",
     "discovery-same-hms",
-    "discovery-internet", "hms-cert-mismatch", "hnb-not-accepted", "segw-unreachable",
+    "discovery-internet", "hms-cert-mismatch", "hnb-not-accepted", "hnb-cert-expired",
+    "hnb-identity-mismatch", "segw-unreachable",
 ]
 
 
@@ -110,7 +111,7 @@ def lab_for(s: Scenario, say: Callable[[str], None], name: str | None = None) ->
     return lab
 
 
-def _report(s: Scenario, ctx: Ctx, error: str | None) -> Any:
+def _report(s: Scenario, ctx: Ctx, error: str | None, end: float, pcaps: Path) -> Any:
     from lab.evidence.report import evaluate_run
     from lab.flows import flows_for
 
@@ -118,9 +119,9 @@ def _report(s: Scenario, ctx: Ctx, error: str | None) -> Any:
     # boolean options are flow conditions; expect_fault only marks a negative scenario
     facts = {k: v for k, v in s.options.items() if isinstance(v, bool) and k != "expect_fault"}
     return evaluate_run(ctx.run_dir, s.name, [f.id for f in flows_for(s.clauses, s.options)],
-                        start=ctx.since, end=time.time(), hnb=hnb, facts=facts or None,
+                        start=ctx.since, end=end, hnb=hnb, facts=facts or None,
                         description=s.title, marks=ctx.marks, error=error or "",
-                        expect=s.expected)
+                        expect=s.expected, out_dir=pcaps, pcaps=pcaps)
 
 
 def run_in(s: Scenario, lab: str, run_dir: Path, topo: topology.Topology,
@@ -140,9 +141,12 @@ def run_in(s: Scenario, lab: str, run_dir: Path, topo: topology.Topology,
     seconds = time.monotonic() - t0
     time.sleep(0.3)  # let the last events and packets land
     out = Outcome(s, lab, run_dir, error, seconds, marks=ctx.marks)
-    out.verdict = _report(s, ctx, error)
+    # the pcaps first: the steps' wire proofs are checked against the scenario's slices
+    end, out_dir = time.time(), run_dir / "scenarios" / s.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _cut_pcaps(run_dir, out_dir, ctx.since, end)
+    out.verdict = _report(s, ctx, error, end, out_dir)
     out.out_dir = out.verdict.out_dir
-    _cut_pcaps(run_dir, out.out_dir, ctx.since, time.time())
     return out
 
 
@@ -152,6 +156,7 @@ def _cut_pcaps(run_dir: Path, out_dir: Path, start: float, end: float) -> None:
     from scapy.utils import PcapReader, PcapWriter
 
     for pcap in sorted((run_dir / "pcap").glob("*.pcap")):
+        (out_dir / f"{pcap.name}.error").unlink(missing_ok=True)  # a rerun's old failure
         try:
             # linktype given: a slice with no packet would otherwise warn about it
             with PcapReader(str(pcap)) as rd, PcapWriter(str(out_dir / pcap.name),

@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lab.evidence.events import Event
 from lab.flows.matcher import (
@@ -34,6 +35,9 @@ from lab.flows.matcher import (
 )
 from lab.flows.model import LANES, Step
 from lab.flows.observed import Message, Observation
+
+if TYPE_CHECKING:
+    from lab.evidence.wire import WireFacts
 
 FS = "File server"
 FILE_HINTS = ("FileDownload", "FileUpload", "file.", "transfer.", "pm.upload", "pm.upload_failed")
@@ -356,6 +360,8 @@ tr.expected td{background:#fff4e5} td.st.expected{color:#b45309} tr.notreached t
 .err{background:#fdecea;border:1px solid #c62828;padding:8px;white-space:pre-wrap;
  font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 .legend span{display:inline-block;margin-right:16px}
+.wire.proven{color:#1a7f37} .wire.contradicted{color:#c62828;font-weight:700}
+.wire.unchecked{color:#6b7280}
 """
 
 
@@ -393,7 +399,10 @@ def verdict_table(r: FlowResult, expectation: ExpectCheck | None = None) -> str:
         ev_lines = "<br>".join(
             f'<span class="ev">{_e(e.node)} {_e(e.kind)}: {_e(_short(e.summary, 90))}</span>'
             for e in v.events[:4])
-        why = _e(v.reason) + ("<br>" if v.reason and ev_lines else "") + ev_lines
+        wire_lines = "<br>".join(
+            f'<span class="ev wire {c.status}">{WIRE_MARK[c.status]} {_e(c.evidence)}</span>'
+            for c in v.wire)
+        why = "<br>".join(x for x in (_e(v.reason), ev_lines, wire_lines) if x)
         frm, to = r.binding.get(s.frm, "?"), r.binding.get(s.to, "?")
         role = expectation.role(r, v) if expectation is not None else ""
         cls, cell = v.status, _status_cell(v.status)
@@ -409,6 +418,26 @@ def verdict_table(r: FlowResult, expectation: ExpectCheck | None = None) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+WIRE_MARK = {"proven": "\u2713 wire:", "contradicted": "\u2717 wire:",
+             "unchecked": "\u2013 wire not checked:"}
+
+
+def captures_section(wire: WireFacts | None) -> str:
+    """Which captures the wire proofs were checked against."""
+    if wire is None:
+        return ""
+    items = [f"<li>{_e(c.name)}: network {_e(c.network)} ({_e(c.kind)}), {c.packets} "
+             f"packets" + (f", <b>{_e(c.error)}</b>" if c.error else "") + "</li>"
+             for c in wire.captures.values()]
+    items += [f"<li><b>{_e(p)}</b></li>" for p in wire.problems]
+    if not items:
+        items = [f"<li>none found in {_e(wire.source)}: steps judged on events only</li>"]
+    return (f'<h2>Captures</h2><p class="meta">wire proofs checked against these '
+            f"(summarised in {wire.seconds * 1000:.1f} ms: {len(wire.ike)} IKE messages, "
+            f"{sum(f.count for f in wire.esp)} ESP packets, {len(wire.dns)} DNS messages, "
+            f"{len(wire.tcp)} TCP connections)</p><ul>{''.join(items)}</ul>")
+
+
 def unexpected_list(results: Sequence[FlowResult], start: float) -> str:
     items = [f'<li><b>{_e(u.why)}</b>{" (informational)" if u.info else ""} at '
              f'+{u.time - start:.3f} s: <span class="ev">{_e(u.summary)}</span></li>'
@@ -422,10 +451,12 @@ def render_page(scenario: str, obs: Observation, results: Sequence[FlowResult], 
                 start: float, end: float | None = None, description: str = "",
                 links: Sequence[tuple[str, str]] = (),
                 marks: Sequence[tuple[str, float]] = (), error: str = "",
-                expectation: ExpectCheck | None = None) -> str:
+                expectation: ExpectCheck | None = None, wire: WireFacts | None = None
+                ) -> str:
     """The whole report page: verdicts, unexpected events, the ladder, links (pcaps...).
     `error`: why the scenario itself stopped, shown first; `expectation`: a negative
-    scenario's expected failure, seen or not (it decides the verdict)."""
+    scenario's expected failure, seen or not (it decides the verdict); `wire`: the
+    captures the wire proofs were checked against."""
     if expectation is not None:
         verdict = "pass" if results and expectation.ok and not error else "fail"
     else:
@@ -459,6 +490,7 @@ def render_page(scenario: str, obs: Observation, results: Sequence[FlowResult], 
                      + (f" \u00b7 {_e(r.flow.note)}" if r.flow.note else "") + "</p>")
         parts.append(verdict_table(r, expectation))
     parts.append("<h2>Unexpected</h2>" + unexpected_list(results, start))
+    parts.append(captures_section(wire))
     parts.append("<h2>Ladder</h2>"
                  '<p class="legend"><span style="color:#1f3b73"><b>\u2192 step</b> '
                  "(spec step number)</span><span style=\"color:#9aa5b1\">\u2192 other message"

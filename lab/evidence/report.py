@@ -13,6 +13,8 @@ The run directory is what `hnblab up` made: topology.yaml and events/<node>.json
 with lab.evidence.events.read_run_events); a scenario's evidence goes to
 <run>/scenarios/<name>/. Packet captures in that directory and the lab-wide ones of the
 run (*.pcap, *.pcapng), and the event files, are linked from the page by relative path.
+Given `pcaps` (a directory: the scenario's slices of the lab's captures), evaluate_run
+summarises them (lab.evidence.wire) and the steps' wire proofs are checked against them.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from lab import topology as topology_mod
 from lab.evidence.events import Event, read_run_events
 from lab.evidence.junit import Suite, junit_xml
 from lab.evidence.ladder import render_page
+from lab.evidence.wire import WireFacts, summarise
 from lab.flows.binding import suggest_binding
 from lab.flows.matcher import ExpectCheck, FlowResult, check_expect, match
 from lab.flows.model import Expect
@@ -94,17 +97,19 @@ def write_report(out_dir: Path | str, scenario: str, results: Sequence[FlowResul
                  obs: Observation, *, start: float, end: float | None = None,
                  description: str = "", run_dir: Path | str | None = None,
                  marks: Sequence[tuple[str, float]] = (), error: str = "",
-                 expect: Expect | None = None) -> ScenarioReport:
+                 expect: Expect | None = None, wire: WireFacts | None = None
+                 ) -> ScenarioReport:
     """report.html, junit.xml and verdicts.json of one scenario into `out_dir`.
     `marks`: (what, time) lines across the ladder; `error`: why the scenario stopped;
-    `expect`: the failure a negative scenario provokes."""
+    `expect`: the failure a negative scenario provokes; `wire`: the captures the steps'
+    wire proofs were checked against (listed on the page)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rep = ScenarioReport(scenario, list(results), start, out, description, error, expect)
     links = _links(Path(run_dir) if run_dir is not None else None, out)
     page = render_page(scenario, obs, rep.results, start=start, end=end,
                        description=description, links=links, marks=marks, error=error,
-                       expectation=rep.expectation)
+                       expectation=rep.expectation, wire=wire)
     _atomic_write(out / REPORT, page.encode("utf-8"))
     _atomic_write(out / JUNIT, junit_xml([_suite(rep)]))
     _atomic_write(out / VERDICTS, json.dumps(rep.to_json(), indent=2, default=str).encode())
@@ -127,11 +132,14 @@ def evaluate_run(run_dir: Path | str, scenario: str, flow_ids: Iterable[str], *,
                  facts: Mapping[str, bool | None] | None = None,
                  out_dir: Path | str | None = None, description: str = "",
                  marks: Sequence[tuple[str, float]] = (), error: str = "",
-                 expect: Expect | str | None = None) -> ScenarioReport:
+                 expect: Expect | str | None = None, pcaps: Path | str | None = None
+                 ) -> ScenarioReport:
     """Match a run against flows and write its report. `flow_ids` are flow ids ("5.1.1",
     "5.4-1"); see lab.flows.flows_for for a scenario's clauses. `binding` defaults to
     what the run's topology suggests for `hnb`; `out_dir` to <run>/scenarios/<scenario>;
-    `expect` ("5.1.2/3: certificate", see lab.flows.model.Expect) makes it negative."""
+    `expect` ("5.1.2/3: certificate", see lab.flows.model.Expect) makes it negative;
+    `pcaps`, the directory of the scenario's captures, adds the wire proofs (without it
+    the steps are judged on events alone)."""
     if isinstance(expect, str):
         expect = Expect.parse(expect) if expect else None
     events, topo = load_run(run_dir)
@@ -141,12 +149,13 @@ def evaluate_run(run_dir: Path | str, scenario: str, flow_ids: Iterable[str], *,
         binding = suggest_binding(topo, hnb)
     obs = Observation(events, topo)
     t0 = start if start is not None else (obs.events[0].time if obs.events else time.time())
+    wire = summarise(pcaps, topo) if pcaps is not None else None
     results = [match(get_flow(fid), binding, obs, topo, start=t0, end=end,
-                     facts_override=facts) for fid in flow_ids]
+                     facts_override=facts, wire=wire) for fid in flow_ids]
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "scenarios" / scenario
     return write_report(out, scenario, results, obs, start=t0, end=end,
                         description=description, run_dir=run_dir, marks=marks, error=error,
-                        expect=expect)
+                        expect=expect, wire=wire)
 
 
 def _suite(r: ScenarioReport) -> Suite:

@@ -27,6 +27,15 @@ Unexpected, listed in the result when no step uses them as evidence:
 They do not change the verdict, except such an RPC the flow rules out; missing or failed
 mandatory steps do.
 
+Wire proofs (a step's `wire`), when `match` is given the scenario's captures
+(lab.evidence.wire.WireFacts), are checked for each step that passed on its events: over
+the step's window (from when it was looked for, less WIRE_BEFORE_S, to when it was seen,
+plus WIRE_AFTER_S; an `absent` proof over the flow's whole window: a name looked up in
+the clear at any time was not looked up through the tunnel). Each is proven,
+contradicted (the step fails: the events say it happened, the wire says otherwise), or
+unchecked (no capture of that kind of network, unreadable, or not caught up with the
+step: the step passes on its events, with a note). Without captures nothing is checked.
+
 A negative scenario's expected failure (lab.flows.model.Expect) is checked over the
 results by `check_expect`.
 """
@@ -35,7 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.evidence.events import Event
 from lab.evidence.peers import PeerResolver
@@ -45,22 +54,50 @@ from lab.flows.model import (
     RPC_IGNORE,
     AllOf,
     AnyOf,
+    ClearTcp,
+    DnsSeen,
+    EspSeen,
     Ev,
     Expect,
     Flow,
+    IkeSeen,
     M,
     Not,
     OneOf,
     Pred,
     Prefix,
     Step,
+    TlsSeen,
+    Wire,
     field_ok,
 )
 from lab.flows.observed import Message, Observation
 from lab.topology import Topology
 
+if TYPE_CHECKING:
+    from lab.evidence.wire import WireFacts
+
 ALSO_S = 1.0
 PASSED, FAILED, SKIPPED, MISSING = "passed", "failed", "skipped", "missing"
+PROVEN, CONTRADICTED, UNCHECKED = "proven", "contradicted", "unchecked"
+# A step's packets may precede the record it was looked for from (a receiver logs after
+# the packet) and follow the record that proves it (a sender logs before it sends).
+WIRE_BEFORE_S, WIRE_AFTER_S = 0.25, 0.5
+
+
+@dataclass
+class WireCheck:
+    """One wire proof of a step, as the captures judged it."""
+    proof: Wire
+    status: str                     # proven | contradicted | unchecked
+    evidence: str                   # "pcap internet.pcap: 14 ESP-in-UDP packets ..."
+    time: float | None = None       # the first and last packet it stands on
+    end: float | None = None
+
+    def to_json(self, t0: float) -> dict[str, Any]:
+        return {"proof": self.proof.text(), "status": self.status, "evidence": self.evidence,
+                "time": self.time, "end": self.end,
+                "offset_s": None if self.time is None else round(self.time - t0, 3)}
 
 
 @dataclass
@@ -78,6 +115,7 @@ class StepVerdict:
     time: float | None = None       # when the evidence says it happened
     events: list[Event] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
+    wire: list[WireCheck] = field(default_factory=list)
 
     @property
     def mandatory(self) -> bool:
@@ -94,7 +132,8 @@ class StepVerdict:
                 "time": self.time, "offset_s": None if self.time is None
                 else round(self.time - t0, 3),
                 "evidence": [_ev_json(e) for e in self.events],
-                "messages": [m.index for m in self.messages]}
+                "messages": [m.index for m in self.messages],
+                "wire": [c.to_json(t0) for c in self.wire]}
 
 
 @dataclass
@@ -251,9 +290,10 @@ def _uniq(items: list[Any]) -> list[Any]:
 
 def match(flow: Flow, binding: Mapping[str, str], events: Iterable[Event] | Observation,
           topology: Topology | None = None, *, start: float | None = None,
-          end: float | None = None, facts_override: Mapping[str, bool | None] | None = None
-          ) -> FlowResult:
-    """The verdict of every step of `flow` over the events after `start` (default: all)."""
+          end: float | None = None, facts_override: Mapping[str, bool | None] | None = None,
+          wire: WireFacts | None = None) -> FlowResult:
+    """The verdict of every step of `flow` over the events after `start` (default: all);
+    with `wire` (the scenario's captures), steps' wire proofs are checked too."""
     obs = events if isinstance(events, Observation) else Observation(events, topology)
     topo = topology or obs.topology
     t0 = start if start is not None else (obs.events[0].time if obs.events else 0.0)
@@ -275,6 +315,8 @@ def match(flow: Flow, binding: Mapping[str, str], events: Iterable[Event] | Obse
             before = prev.time if prev is not None and prev.time is not None else t0
             cursor, prev, prev_since = max(cursor, v.time), v, cursor
     _tighten(ctx, verdicts, since)
+    if wire is not None:
+        _check_wire(ctx, verdicts, since, wire)
     return FlowResult(flow, dict(binding), fx, t0, end, verdicts,
                       _unexpected(ctx, flow, verdicts, t0, end))
 
@@ -345,6 +387,259 @@ def _judge(step: Step, fx: Mapping[str, bool | None], ctx: _Ctx, cursor: float,
         return StepVerdict(step, MISSING, f"not observed, and whether it applies is "
                            f"undetermined ({unknown} not known): expected {step.proof.text()}")
     return StepVerdict(step, MISSING, f"not observed: expected {step.proof.text()}")
+
+
+# ---- wire proofs --------------------------------------------------------------------------------
+
+def _check_wire(ctx: _Ctx, verdicts: list[StepVerdict], since: list[float],
+                wire: WireFacts) -> None:
+    """Each passed step's wire proofs; a contradicted one fails the step."""
+    last = max((e.time for e in ctx.obs.events), default=ctx.start)
+    flow_end = ctx.end if ctx.end is not None else last
+    for v, lo in zip(verdicts, since, strict=True):
+        if not v.step.wire or v.status != PASSED or v.time is None:
+            continue
+        step_win = (lo - WIRE_BEFORE_S, v.time + WIRE_AFTER_S)
+        flow_win = (ctx.start - WIRE_BEFORE_S, max(flow_end, v.time) + WIRE_AFTER_S)
+        v.wire = [_WireJudge(ctx, wire, p, flow_win if p.absent else step_win, v.time).run()
+                  for p in v.step.wire]
+        bad = [c for c in v.wire if c.status == CONTRADICTED]
+        unchecked = [c for c in v.wire if c.status == UNCHECKED]
+        if bad:
+            v.status = FAILED
+            v.reason = "the capture contradicts the events: " + "; ".join(
+                c.evidence for c in bad)
+        elif unchecked and not v.reason:
+            v.reason = "passed on events only: " + "; ".join(
+                dict.fromkeys(c.evidence for c in unchecked))
+
+
+def _clock(t: float | None) -> str:
+    from lab.evidence.wire import clock
+    return clock(t)
+
+
+class _WireJudge:
+    """One wire proof over window [lo, hi] of a step seen at `at`."""
+
+    def __init__(self, ctx: _Ctx, wire: WireFacts, p: Wire, window: tuple[float, float],
+                 at: float) -> None:
+        self.ctx, self.wire, self.p, self.at = ctx, wire, p, at
+        self.lo, self.hi = window
+
+    def run(self) -> WireCheck:
+        p = self.p
+        unbound = sorted(ln for ln in p.lanes() if not self.ctx.binding.get(ln))
+        if unbound:
+            return self._unchecked(f"lane {', '.join(unbound)} not bound to a node")
+        caps = self.wire.captures_of(p.net)
+        if not caps:
+            where = f"{self.wire.source}" + (f" ({'; '.join(self.wire.problems)})"
+                                            if self.wire.problems else "")
+            return self._unchecked(f"no capture of a {p.net} network in {where}")
+        usable = [c for c in caps if not c.usable(self.lo, self.hi)]
+        if not usable:
+            return self._unchecked("; ".join(c.usable(self.lo, self.hi) for c in caps))
+        self.pcap = "pcap " + ", ".join(c.name for c in usable)
+        self.facts = self.wire.on(c.network for c in usable)
+        ends = [c.last for c in usable if c.last is not None]
+        self.until = max(ends) if ends else None   # how far the captures go
+        if isinstance(p, IkeSeen):
+            return self._ike(p)
+        if isinstance(p, EspSeen):
+            return self._esp(p)
+        if isinstance(p, DnsSeen):
+            return self._dns(p)
+        if isinstance(p, TlsSeen):
+            return self._tls(p)
+        if isinstance(p, ClearTcp):
+            return self._clear(p)
+        return self._unchecked(f"no check for {type(p).__name__}")
+
+    # ---- helpers -------------------------------------------------------------------------------
+
+    def _unchecked(self, why: str) -> WireCheck:
+        return WireCheck(self.p, UNCHECKED, why)
+
+    def _node(self, lane: str) -> str:
+        return self.ctx.binding[lane]
+
+    def _is(self, value: Any, lane: str, at: float | None = None) -> bool:
+        return self.ctx.resolver.node(value, at if at is not None else self.at) \
+            == self._node(lane)
+
+    def _who(self, addr: str, at: float | None = None) -> str:
+        node = self.ctx.resolver.node(addr, at if at is not None else self.at)
+        return f"{addr} ({node})" if node else addr
+
+    def _in(self, t: float | None) -> bool:
+        return t is not None and self.lo <= t <= self.hi
+
+    def _span(self) -> str:
+        hi = self.hi if self.until is None else min(self.hi, self.until)
+        return f"{_clock(self.lo)}-{_clock(hi)}"
+
+    def _caught_up(self) -> bool:
+        """The captures reach the step: what they lack is absent, not still unwritten
+        (tcpdump hands packets over in batches; a slice cut early ends before them)."""
+        return self.until is not None and self.until >= self.at
+
+    def _not_there(self, why: str) -> WireCheck:
+        """Contradicted when the captures reach the step, else unchecked."""
+        if self._caught_up():
+            return WireCheck(self.p, CONTRADICTED, f"{self.pcap}: {why}")
+        return self._unchecked(f"{self.pcap} ends at {_clock(self.until)}, before the step "
+                               f"({_clock(self.at)}): the capture had not caught up")
+
+    def _proven(self, text: str, t: float | None, end: float | None) -> WireCheck:
+        return WireCheck(self.p, PROVEN, f"{self.pcap}: {text}", t, end)
+
+    # ---- the proofs ----------------------------------------------------------------------------
+
+    def _ike(self, p: IkeSeen) -> WireCheck:
+        msgs = [m for m in self.facts.ike if self._in(m.time) and m.version == 2
+                and self._is(m.initiator, p.initiator, m.time)
+                and self._is(m.responder, p.responder, m.time)]
+        best = None
+        for spi in dict.fromkeys(m.spi_i for m in msgs):
+            sa = [m for m in msgs if m.spi_i == spi]
+            pairs = []
+            for x in p.exchanges:
+                req = next((m for m in sa if m.exchange == x and not m.response), None)
+                res = next((m for m in sa if m.exchange == x and m.response
+                            and (req is None or m.msg_id == req.msg_id)), None)
+                if req is None or res is None:
+                    break
+                pairs.append((x, req, res))
+            else:
+                if best is None or pairs[-1][2].time > best[-1][2].time:
+                    best = pairs
+        if best:
+            text = "; ".join(f"{x} {req.where} at {_clock(req.time)}, answered "
+                             f"{_clock(res.time)}" for x, req, res in best)
+            return self._proven(f"{text} (IKE SA {best[0][1].spi_i}, initiator "
+                                f"{self._who(best[0][1].initiator)})",
+                                best[0][1].time, best[-1][2].time)
+        a, b = self._node(p.initiator), self._node(p.responder)
+        seen = sorted({f"{m.exchange} {'response' if m.response else 'request'}"
+                       for m in msgs})
+        return self._not_there(f"no answered {'+'.join(p.exchanges)} of one IKE SA from "
+                               f"{a} to {b} in {self._span()}"
+                               + (f" (seen: {', '.join(seen)})" if seen else
+                                  " (no IKE between them)"))
+
+    def _esp(self, p: EspSeen) -> WireCheck:
+        def way(x: str, y: str) -> tuple[int, float | None, float | None, str, str]:
+            n, first, last, where, label = 0, None, None, "", "ESP"
+            for f in self.facts.esp:
+                if not (self._is(f.src, x) and self._is(f.dst, y)):
+                    continue
+                k, t1, t2 = f.within(self.lo, self.hi)
+                if k:
+                    n += k
+                    first = t1 if first is None or (t1 is not None and t1 < first) else first
+                    last = t2 if last is None or (t2 is not None and t2 > last) else last
+                    where, label = where or f.where, f.label
+            return n, first, last, where, label
+
+        n1, f1, l1, where, label = way(p.a, p.b)
+        n2, f2, l2, _, _ = way(p.b, p.a)
+        a, b = self._node(p.a), self._node(p.b)
+        if n1 and n2:
+            first = min(t for t in (f1, f2) if t is not None)
+            last = max(t for t in (l1, l2) if t is not None)
+            return self._proven(f"{n1} {label} packets {where} and {n2} back, between "
+                                f"{_clock(first)} and {_clock(last)}", first, last)
+        if n1 or n2:
+            return self._not_there(f"ESP only one way between {a} and {b} in "
+                                   f"{self._span()} ({n1} {a} -> {b}, {n2} back)")
+        return self._not_there(f"no ESP between {a} and {b} in {self._span()}: the tunnel "
+                               "carried nothing")
+
+    def _dns(self, p: DnsSeen) -> WireCheck:
+        qs = [d for d in self.facts.dns if not d.response and self._in(d.time)
+              and self._is(d.src, p.client, d.time) and self._is(d.qname, p.target, d.time)
+              and (p.server is None or self._is(d.dst, p.server, d.time))]
+        target = self._node(p.target)
+        if p.absent:
+            if qs:
+                d = qs[0]
+                return WireCheck(p, CONTRADICTED, f"{self.pcap}: clear-text DNS query "
+                                 f"{d.qname} {d.qtype} from {self._who(d.src, d.time)} to "
+                                 f"{self._who(d.dst, d.time)} at {_clock(d.time)}: "
+                                 f"{target}'s name was looked up outside the tunnel",
+                                 d.time, d.time)
+            if not self._caught_up():
+                return self._not_there("")
+            others = sum(1 for d in self.facts.dns if not d.response and self._in(d.time))
+            return self._proven(f"no DNS query for {target}'s name from "
+                                f"{self._node(p.client)} in {self._span()} ({others} DNS "
+                                f"quer{'y' if others == 1 else 'ies'} for other names)",
+                                None, None)
+        if not qs:
+            return self._not_there(f"no DNS query from {self._node(p.client)} for "
+                                   f"{target}'s name in {self._span()}")
+        d = qs[-1]
+        ans = next((r for r in self.facts.dns if r.response and r.qname == d.qname
+                    and r.src == d.dst and r.dst == d.src and r.dport == d.sport
+                    and r.time >= d.time), None)
+        answered = (f", answered {ans.rcode} {','.join(ans.answers) or '-'} at "
+                    f"{_clock(ans.time)}" if ans else ", no answer captured")
+        return self._proven(f"DNS query {d.qname} {d.qtype} from {self._who(d.src, d.time)} "
+                            f"to {self._who(d.dst, d.time)} at {_clock(d.time)}{answered}",
+                            d.time, ans.time if ans else d.time)
+
+    def _streams(self, client: str, server: str, port: int | None = None) -> list[Any]:
+        return [s for s in self.facts.tcp
+                if self._in(s.client_hello or s.first_data or s.opened)
+                and (port is None or s.sport == port)
+                and self._is(s.client, client) and self._is(s.server, server)]
+
+    def _tls(self, p: TlsSeen) -> WireCheck:
+        streams = self._streams(p.client, p.server)
+        tls = [s for s in streams if s.kind == "tls"]
+        sni_lane = p.sni or p.server
+        good = [s for s in tls if s.sni and self._is(s.sni, sni_lane) and s.server_hello]
+        if good:
+            s = good[-1]
+            return self._proven(f"TLS ClientHello {s.where} SNI {s.sni} at "
+                                f"{_clock(s.client_hello)}, ServerHello at "
+                                f"{_clock(s.server_hello)}", s.client_hello, s.server_hello)
+        if tls:
+            s = tls[-1]
+            why = ("no ServerHello came back" if s.sni and self._is(s.sni, sni_lane)
+                   else f"its SNI {s.sni!r} does not name {self._node(sni_lane)}" if s.sni
+                   else "it carries no SNI")
+            return WireCheck(p, CONTRADICTED, f"{self.pcap}: TLS ClientHello {s.where} at "
+                             f"{_clock(s.client_hello)}: {why}", s.client_hello,
+                             s.server_hello)
+        clear = [s for s in streams if s.kind == "clear"]
+        if clear:
+            s = clear[0]
+            return WireCheck(p, CONTRADICTED, f"{self.pcap}: TCP {s.where} at "
+                             f"{_clock(s.first_data)} is clear text ({s.head!r}), not TLS",
+                             s.first_data, s.first_data)
+        return self._not_there(f"no TLS connection from {self._node(p.client)} to "
+                               f"{self._node(p.server)} in {self._span()}")
+
+    def _clear(self, p: ClearTcp) -> WireCheck:
+        streams = self._streams(p.client, p.server, p.port)
+        clear = [s for s in streams if s.kind == "clear"]
+        a, b = self._node(p.client), self._node(p.server)
+        if clear:
+            s = clear[0]
+            text = f"clear-text TCP {s.where} at {_clock(s.first_data)}: {s.head!r}"
+            if p.absent:
+                return WireCheck(p, CONTRADICTED, f"{self.pcap}: {text}", s.first_data,
+                                 s.first_data)
+            return self._proven(text, s.first_data, s.first_data)
+        if not p.absent:
+            return self._not_there(f"no clear-text TCP from {a} to {b} in {self._span()}")
+        if not self._caught_up():
+            return self._not_there("")
+        tls = sum(1 for s in streams if s.kind == "tls")
+        return self._proven(f"no clear-text TCP from {a} to {b} in {self._span()} ({tls} "
+                            f"TLS connection{'' if tls == 1 else 's'})", None, None)
 
 
 # ---- unexpected --------------------------------------------------------------------------------

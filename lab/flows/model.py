@@ -14,6 +14,20 @@ Predicates:
     p | q                                      either (the earliest after the previous step)
     sides(p, q)                                one fact as each element records it
     p & q                                      both (the step happened when the last did)
+A step may also need proof on the wire (`wire=`: all must hold, checked against the
+scenario's pcaps by lab.flows.matcher, over the step's window):
+    ike_seen("HNB", "SeGW initial")            IKE_SA_INIT and IKE_AUTH, each answered, of
+                                               one IKE SA the HNB initiated, between the two
+                                               nodes' addresses on a public network
+    esp_seen("HNB", "SeGW initial")            ESP (in UDP) between them, both ways
+    dns_seen("HNB", "HMS initial", "DNS inner", net="mno")   a clear-text DNS query from the
+                                               HNB (any of its addresses, inner ones too) for
+                                               a name of the node bound to "HMS initial"
+    no_dns("HNB", "HMS initial")               no such query on a public network (it went
+                                               inside the tunnel)
+    tls_seen("HNB", "HMS initial")             a TLS ClientHello to it whose SNI names it,
+                                               and its ServerHello
+    no_clear_tcp("HNB", "HMS initial")         no clear-text TCP data from the HNB to it
 Field tests (keyword arguments of msg/ev): a plain value is equality; Has(x) "contains x",
 OneOf(a, b), Not(x), Prefix("https://"), AnyPrefix("Device.FAP.") (a list with such an
 item), Present(), Absent(), Names("SeGW initial") "names the node bound to that lane" (an
@@ -281,6 +295,129 @@ def ev(kind: str, at: str, peer: str | None = None, **where: Any) -> Ev:
     return Ev(kind, at, peer, where)
 
 
+# ---- wire proofs ----------------------------------------------------------------------------
+
+PUBLIC, MNO = "public", "mno"  # network kinds (lab.topology)
+
+
+class Wire:
+    """A fact the captures of networks of kind `net` must show (or, `absent`, must not)
+    for a step whose events were seen: lab.flows.matcher checks it against
+    lab.evidence.wire's summary of the scenario's pcaps."""
+    net: str
+    absent: bool = False
+
+    def lanes(self) -> set[str]:
+        raise NotImplementedError
+
+    def text(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class IkeSeen(Wire):
+    initiator: str
+    responder: str
+    exchanges: tuple[str, ...] = ("IKE_SA_INIT", "IKE_AUTH")
+    net: str = PUBLIC
+
+    def lanes(self) -> set[str]:
+        return {self.initiator, self.responder}
+
+    def text(self) -> str:
+        return (f"{'+'.join(self.exchanges)} {self.initiator} -> {self.responder} on the "
+                f"{self.net} network")
+
+
+@dataclass(frozen=True)
+class EspSeen(Wire):
+    a: str
+    b: str
+    net: str = PUBLIC
+
+    def lanes(self) -> set[str]:
+        return {self.a, self.b}
+
+    def text(self) -> str:
+        return f"ESP between {self.a} and {self.b} on the {self.net} network, both ways"
+
+
+@dataclass(frozen=True)
+class DnsSeen(Wire):
+    client: str
+    target: str                  # the lane whose node the queried name names
+    server: str | None = None    # the lane of the DNS server asked (None: any)
+    net: str = PUBLIC
+    absent: bool = False
+
+    def lanes(self) -> set[str]:
+        return {self.client, self.target} | ({self.server} if self.server else set())
+
+    def text(self) -> str:
+        to = f" to {self.server}" if self.server else ""
+        return (f"{'no ' if self.absent else ''}clear-text DNS query from {self.client} for "
+                f"{self.target}'s name{to} on the {self.net} network")
+
+
+@dataclass(frozen=True)
+class TlsSeen(Wire):
+    client: str
+    server: str
+    sni: str | None = None       # the lane the SNI must name (None: the server)
+    net: str = PUBLIC
+
+    def lanes(self) -> set[str]:
+        return {self.client, self.server, self.sni or self.server}
+
+    def text(self) -> str:
+        return (f"TLS ClientHello {self.client} -> {self.server} with SNI naming "
+                f"{self.sni or self.server}, and ServerHello, on the {self.net} network")
+
+
+@dataclass(frozen=True)
+class ClearTcp(Wire):
+    client: str
+    server: str
+    port: int | None = None
+    net: str = PUBLIC
+    absent: bool = True
+
+    def lanes(self) -> set[str]:
+        return {self.client, self.server}
+
+    def text(self) -> str:
+        port = f" port {self.port}" if self.port else ""
+        return (f"{'no ' if self.absent else ''}clear-text TCP {self.client} -> "
+                f"{self.server}{port} on the {self.net} network")
+
+
+def ike_seen(initiator: str, responder: str, *exchanges: str, net: str = PUBLIC) -> IkeSeen:
+    return IkeSeen(initiator, responder, exchanges or ("IKE_SA_INIT", "IKE_AUTH"), net)
+
+
+def esp_seen(a: str, b: str, net: str = PUBLIC) -> EspSeen:
+    return EspSeen(a, b, net)
+
+
+def dns_seen(client: str, target: str, server: str | None = None,
+             net: str = PUBLIC) -> DnsSeen:
+    return DnsSeen(client, target, server, net)
+
+
+def no_dns(client: str, target: str, net: str = PUBLIC) -> DnsSeen:
+    return DnsSeen(client, target, None, net, absent=True)
+
+
+def tls_seen(client: str, server: str, sni: str | None = None,
+             net: str = PUBLIC) -> TlsSeen:
+    return TlsSeen(client, server, sni, net)
+
+
+def no_clear_tcp(client: str, server: str, port: int | None = None,
+                 net: str = PUBLIC) -> ClearTcp:
+    return ClearTcp(client, server, port, net)
+
+
 # ---- steps and flows ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -296,6 +433,7 @@ class Step:
     unless: str = ""             # why it is skipped when `when` does not hold
     fail: Pred | None = None     # evidence that the step went wrong (a Fault, a Reject)
     anchor: bool = True          # False: a precondition, its time does not order later steps
+    wire: tuple[Wire, ...] = ()  # what the captures must show as well (all of them)
 
     @property
     def requirement(self) -> str:

@@ -13,6 +13,13 @@ and the HMS's RPC must come in that session (the HNB's record of it carries the 
 Inform events). "5.1.1-hnbgw" checks the HNB-GW in step 6's SPV, "5.2.1-outside" the
 serving HMS looked up in the outer DNS and reached outside the tunnel over TLS, and
 "5.5.2-expedited"/"5.5.2-queued" when each kind of alarm is reported.
+
+Wire proofs (`wire=`, checked against the scenario's pcaps when there are any): the
+tunnel steps show IKE_SA_INIT + IKE_AUTH between the HNB's and the SeGW's public
+addresses; what goes "via the IPsec tunnel" shows ESP between them, and a name looked up
+through it is never queried in the clear on the public network (its query is seen on the
+MNO network, from the HNB's inner address); "over TLS" shows a ClientHello whose SNI
+names the HMS, its ServerHello, and no clear-text TCP to it.
 """
 
 from __future__ import annotations
@@ -36,9 +43,16 @@ from lab.flows.model import (
     Pred,
     Prefix,
     Step,
+    Wire,
+    dns_seen,
+    esp_seen,
     ev,
+    ike_seen,
     msg,
+    no_clear_tcp,
+    no_dns,
     sides,
+    tls_seen,
 )
 
 HNB, DNSO, DNSI = "HNB", "DNS outer", "DNS inner"
@@ -99,6 +113,35 @@ def dns_failed(target: str) -> Pred:
 
 def tunnel_up(segw: str) -> Pred:
     return sides(ev("ike.up", HNB, peer=segw), ev("ike.up", segw, peer=HNB))
+
+
+# ---- on the wire (lab.flows.model: wire proofs) --------------------------------------------
+
+def tunnel_wire(segw: str) -> tuple[Wire, ...]:
+    """The IKE SA the HNB set up with `segw`, on the public network."""
+    return (ike_seen(HNB, segw),)
+
+
+def in_tunnel(segw: str) -> tuple[Wire, ...]:
+    """Carried by the tunnel: ESP between the HNB and `segw`, both ways."""
+    return (esp_seen(HNB, segw),)
+
+
+def inner_lookup(segw: str, dns: str, target: str) -> tuple[Wire, ...]:
+    """`target`'s name looked up through the tunnel: ESP to `segw`, the query on the MNO
+    network from the HNB (its inner address) to `dns`, and never in the clear on the
+    public network."""
+    return (esp_seen(HNB, segw), dns_seen(HNB, target, dns, net="mno"), no_dns(HNB, target))
+
+
+def outer_lookup(target: str) -> tuple[Wire, ...]:
+    """`target`'s name asked of the outer DNS in the clear, on the public network."""
+    return (dns_seen(HNB, target, DNSO),)
+
+
+def over_tls(hms: str) -> tuple[Wire, ...]:
+    """TLS to `hms` (ClientHello with its name as SNI, ServerHello), nothing in clear."""
+    return (tls_seen(HNB, hms), no_clear_tcp(HNB, hms))
 
 
 def tunnel_failed(segw: str) -> Pred:
@@ -197,17 +240,20 @@ def _f_5_1_1(hnbgw: bool = False) -> Flow:
         S("1", M, HNB, HNB, "power on", "HNB establishes LAN connectivity to the Internet at "
           "power-up", ev("hnb.power_on", HNB)),
         S("2.1", M, HNB, DNSO, "DNS query", "HNB asks the outer DNS for the address of SeGW "
-          "(initial)'s URL", dns_query(DNSO, SEGW_I), fail=dns_failed(SEGW_I)),
+          "(initial)'s URL", dns_query(DNSO, SEGW_I), fail=dns_failed(SEGW_I),
+          wire=outer_lookup(SEGW_I)),
         S("2.2", M, DNSO, HNB, "DNS response", "outer DNS answers with the address of SeGW "
           "(initial)", dns_answer(DNSO, SEGW_I), fail=dns_failed(SEGW_I)),
         S("2.3", M, HNB, SEGW_I, "IKEv2 (IPsec)", "secure connection established between "
-          "the HNB and SeGW (initial)", tunnel_up(SEGW_I), fail=tunnel_failed(SEGW_I)),
+          "the HNB and SeGW (initial)", tunnel_up(SEGW_I), fail=tunnel_failed(SEGW_I),
+          wire=tunnel_wire(SEGW_I)),
         S("2.4", M, HNB, DNSI, "DNS query", "HNB asks DNS (inner) through the tunnel for the "
-          "address of HMS (initial)'s URL", dns_query(DNSI, HMS_I), fail=dns_failed(HMS_I)),
+          "address of HMS (initial)'s URL", dns_query(DNSI, HMS_I), fail=dns_failed(HMS_I),
+          wire=inner_lookup(SEGW_I, DNSI, HMS_I)),
         S("2.5", M, DNSI, HNB, "DNS response", "DNS (inner) answers with the address of HMS "
           "(initial)", dns_answer(DNSI, HMS_I), fail=dns_failed(HMS_I)),
         S("3", M, HNB, HMS_I, "CWMP session", "CWMP session established between the HNB and "
-          "HMS (initial)", session_open(HMS_I)),
+          "HMS (initial)", session_open(HMS_I), wire=in_tunnel(SEGW_I)),
         S("4", M, HNB, HMS_I, "Inform", "Inform Request with location parameters, HNB "
           "identity etc.", msg("Inform", HNB, HMS_I)),
         S("5", M, HMS_I, HNB, "InformResponse", "Inform Response: HMS (initial) accepts the "
@@ -239,11 +285,11 @@ F_5_1_2 = Flow("5.1.2", "Discovery via HMS (initial) on the public Internet",
       "power-up", ev("hnb.power_on", HNB)),
     S("2", M, HNB, DNSO, "DNS query/response", "HNB resolves the host name of HMS "
       "(initial) at the outer DNS", dns_query(DNSO, HMS_I) & dns_answer(DNSO, HMS_I),
-      fail=dns_failed(HMS_I)),
+      fail=dns_failed(HMS_I), wire=outer_lookup(HMS_I)),
     S("3", M, HNB, HMS_I, "CWMP session (TLS)", "TR-069 session with HMS (initial) on the "
       "public Internet over TLS", session_open(HMS_I, url=Prefix("https://")),
       fail=session_start(HMS_I, url=Prefix("http://"))
-      | ev("cwmp.session", HNB, peer=HMS_I, state="end", ok=False)),
+      | ev("cwmp.session", HNB, peer=HMS_I, state="end", ok=False), wire=over_tls(HMS_I)),
     S("4", M, HNB, HMS_I, "Inform", "Inform Request with location parameters, HNB "
       "identity etc.", msg("Inform", HNB, HMS_I)),
     S("5", M, HMS_I, HNB, "InformResponse", "Inform Response: HMS (initial) accepts the "
@@ -289,7 +335,7 @@ def _f_5_2_1(outside: bool = False) -> Flow:
           | ev("hnb.registration", HNB), anchor=False),
         S("2.1", M, HNB, DNSO, "DNS query", "HNB asks the outer DNS for the address of SeGW "
           "(serving)'s URL", dns_query(DNSO, SEGW_S), fail=dns_failed(SEGW_S),
-          when={"same_hms": False, "serving_segw_is_url": True},
+          wire=outer_lookup(SEGW_S), when={"same_hms": False, "serving_segw_is_url": True},
           unless="secure connection to HMS (serving) already up, or SeGW given as an "
                  "address"),
         S("2.2", M, DNSO, HNB, "DNS response", "outer DNS answers with the address of SeGW "
@@ -300,11 +346,11 @@ def _f_5_2_1(outside: bool = False) -> Flow:
         *hms_dns,
         S("3", M, HNB, SEGW_S, "IKEv2 (IPsec)", "secure connection established between the "
           "HNB and SeGW (serving)", tunnel_up(SEGW_S), fail=tunnel_failed(SEGW_S),
-          when=NOT_SAME, unless="secure connection to HMS (serving) already up: go to "
-                                "step 4"),
+          wire=tunnel_wire(SEGW_S), when=NOT_SAME,
+          unless="secure connection to HMS (serving) already up: go to step 4"),
         S("4.1", M, HNB, DNSI, "DNS query", "HNB asks DNS (inner) through the tunnel for "
           "the address of HMS (serving)'s URL", dns_query(DNSI, HMS_S),
-          fail=dns_failed(HMS_S),
+          fail=dns_failed(HMS_S), wire=inner_lookup(SEGW_S, DNSI, HMS_S),
           when={"same_hms": False, "hms_serving_in_tunnel": True,
                 "hms_serving_is_url": True},
           unless="HMS (serving) already connected, outside the tunnel, or given as an "
@@ -319,7 +365,8 @@ def _f_5_2_1(outside: bool = False) -> Flow:
           "(location, HNB identity)" + ("; outside the tunnel, over TLS, from the HNB's "
                                         "public address" if outside else ""),
           msg("Inform", HNB, HMS_S, **direct),
-          fail=msg("Inform", HNB, HMS_S) if outside else None),
+          fail=msg("Inform", HNB, HMS_S) if outside else None,
+          wire=over_tls(HMS_S) if outside else ()),
         S("5.2", M, HMS_S, HNB, "InformResponse", "Inform Response: HMS (serving) accepts "
           "the HNB", msg("InformResponse", HMS_S, HNB), fail=fault(HMS_S, HNB, "Inform")),
         S("5.3", M, HMS_S, HNB, "SetParameterValues", "HMS (serving) provisions "
@@ -346,13 +393,15 @@ def _f_5_2_1(outside: bool = False) -> Flow:
           when=CM_FILE, unless="CM by SetParameterValues: 5.3/5.4"),
         S("6.1", M, HNB, DNSI, "DNS query", "HNB asks DNS (inner) through the tunnel for "
           "the address of the HNB-GW's URL", dns_query(DNSI, GW), fail=dns_failed(GW),
+          wire=inner_lookup(SEGW_S, DNSI, GW),
           when={"hnbgw_is_url": True}, unless="HNB-GW given as an address"),
         S("6.2", M, DNSI, HNB, "DNS response", "DNS (inner) answers with the address of the "
           "HNB-GW", dns_answer(DNSI, GW), fail=dns_failed(GW),
           when={"hnbgw_is_url": True}, unless="HNB-GW given as an address"),
         S("7", M, HNB, GW, "HNB REGISTER REQUEST/ACCEPT", "registration to the HNB-GW "
           "(TS 25.467 5.2.2)", msg("HNBRegisterRequest", HNB, GW)
-          & msg("HNBRegisterAccept", GW, HNB), fail=msg("HNBRegisterReject", GW, HNB)),
+          & msg("HNBRegisterAccept", GW, HNB), fail=msg("HNBRegisterReject", GW, HNB),
+          wire=in_tunnel(SEGW_S)),
     ))
 
 
