@@ -64,18 +64,25 @@ def bring_up(topo_file: Path, *, name: str | None = None, timeout: float = 60.0,
 
 
 def hnb_identity(node: topology.Node) -> str:
-    """TS 25.469 HNB identity `1<OUI>-<SerialNumber>@<realm>` from the node's settings."""
+    """TS 25.469 HNB identity `1<OUI>-<SerialNumber>@<realm>` from the node's settings: the
+    one its device certificate carries."""
     st = node.settings
     return st.get("identity_override") or (
         f"1{st.get('oui', '00D0B2')}-{st.get('serial', node.name)}@"
-        f"{st.get('realm', 'hnb.operator.example')}")
+        f"{st.get('realm', pki.DEFAULT_REALM)}")
+
+
+def ike_identity(node: topology.Node) -> str:
+    """The identity the HNB claims in IKE (and everywhere else): its certificate's, unless
+    `ike_identity` sets another (a negative scenario: the certificate does not prove it)."""
+    return node.settings.get("ike_identity") or hnb_identity(node)
 
 
 def node_extras(topo: topology.Topology, run_dir: Path) -> dict[str, dict[str, Any]]:
     """What each node's config gets beyond the topology: the paths of its CA, certificate
     and key from the lab's operator PKI in <run>/pki (a node's `cert` setting picks a
-    negative variant: foreign CA, expired, or wrong-name for servers), the HNB identity,
-    and the HMS's own settings."""
+    negative variant: foreign CA, expired, or wrong-name for servers), the identity the
+    HNB claims, and the HMS's own settings."""
     p = pki.Pki.create(run_dir / "pki", topo.name)
     out: dict[str, dict[str, Any]] = {}
     for node in topo.nodes.values():
@@ -95,7 +102,7 @@ def node_extras(topo: topology.Topology, run_dir: Path) -> dict[str, dict[str, A
         if paths:
             extra["pki"].update(cert=_inside(paths.cert, run_dir), key=_inside(paths.key, run_dir))
         if node.role == "hnb":
-            extra["identity"] = hnb_identity(node)
+            extra["identity"] = ike_identity(node)
         if node.role == "hms":
             extra["settings"] = hms_settings(node, paths, run_dir)
         out[node.name] = extra

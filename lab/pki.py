@@ -48,6 +48,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 IKE_INTERMEDIATE = ObjectIdentifier("1.3.6.1.5.5.8.2.2")
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+# The operator's HNB realm when a topology names none (HNB identities, the SeGW's policy).
+DEFAULT_REALM = "hnb.operator.example"
 HNB_IDENTITY_RE = re.compile(
     rf"^1(?P<oui>[0-9A-Fa-f]{{6}})-(?P<serial>[A-Za-z0-9._+-]+)@(?P<realm>{_LABEL}(?:\.{_LABEL})*)$")
 _STEM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

@@ -40,7 +40,7 @@ ZONE_KIND = {"outer": "public", "inner": "mno"}
 # Role settings each role accepts (name -> expected Python type(s)); anything else is an error.
 ROLE_SETTINGS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "dns": {"zone": str},
-    "segw": {"fqdn": str, "pool": str, "dns": str, "cert": str},
+    "segw": {"fqdn": str, "pool": str, "dns": str, "cert": str, "realm": str},
     # the HMS's own settings (lab.nodes.hms.__main__) plus the lab's: fqdn (certificate
     # name), tls (serve the ACS over HTTPS on 7548 too), cert (certificate variant)
     "hms": {"role": str, "policy": list, "provisioning": dict, "cm_mode": str,
@@ -52,7 +52,8 @@ ROLE_SETTINGS: dict[str, dict[str, type | tuple[type, ...]]] = {
               "overload_backoff": int},
     "hnb": {"serial": str, "oui": str, "dns": str, "segw": str, "hms_url": str,
             "location": dict, "realm": str, "plmn": str, "lac": int, "cell_id": int,
-            "identity_override": str, "cert": str, "unreachable_segw": bool},
+            "identity_override": str, "ike_identity": str, "cert": str,
+            "unreachable_segw": bool},
 }
 # Roles that run charon with kernel-libipsec: TUN device and NET_ADMIN.
 TUN_ROLES = {"segw", "hnb"}
@@ -419,6 +420,8 @@ class _Validator:
                     self.err(f"{where}.pool", f"{pool_net} overlaps networks.{net.name}")
         if isinstance(s.get("fqdn"), str) and self._dns_name(s["fqdn"], f"{where}.fqdn"):
             self._resolves(topo, f"{where}.fqdn", s["fqdn"], ("outer",))
+        if isinstance(s.get("realm"), str):
+            self._dns_name(s["realm"], f"{where}.realm")  # the HNB identities it accepts
 
     def _check_hnbgw(self, topo: Topology, node: Node, where: str) -> None:
         s = node.settings
@@ -509,10 +512,11 @@ class _Validator:
                                              f"{trial['realm']}"):
                     self.err(f"{where}.{key}", f"{val!r} is not {what} (it goes into the HNB "
                                                "identity 1<OUI>-<SerialNumber>@<realm>)")
-        ident = s.get("identity_override")
-        if isinstance(ident, str) and not HNB_IDENTITY_RE.match(ident):
-            self.err(f"{where}.identity_override",
-                     f"{ident!r} is not of the form 1<OUI>-<SerialNumber>@<realm>")
+        for key in ("identity_override", "ike_identity"):
+            ident = s.get(key)
+            if isinstance(ident, str) and not HNB_IDENTITY_RE.match(ident):
+                self.err(f"{where}.{key}",
+                         f"{ident!r} is not of the form 1<OUI>-<SerialNumber>@<realm>")
         plmn = s.get("plmn")
         if isinstance(plmn, str) and not (plmn.isdigit() and len(plmn) in (5, 6)):
             self.err(f"{where}.plmn", f"{plmn!r} is not 5 or 6 digits (MCC + MNC)")

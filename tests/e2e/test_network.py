@@ -4,12 +4,14 @@ tunnel to the MNO network, TLS name checks and HNBAP at the HNB-GW."""
 from __future__ import annotations
 
 import json
+import re
+import time
 from pathlib import Path
 
 import yaml
 
 from lab import runtime
-from lab.evidence.events import read_run_events
+from lab.evidence.events import Event, read_run_events
 from lab.lab import Lab, running_lab
 from scenarios.harness import Ctx, Scenario
 
@@ -19,8 +21,8 @@ SEGW = "segw-initial.operator.example"
 API = "http://203.0.113.20:7557/api/devices"  # the HMS initial's operator API (HTTP)
 
 
-def ctl(lab: Lab, verb: str, **kw: str) -> dict:
-    code, out = lab.exec("hnb1", "python", "-m", "lab.nodes.control", verb,
+def ctl(lab: Lab, verb: str, node: str = "hnb1", **kw: str) -> dict:
+    code, out = lab.exec(node, "python", "-m", "lab.nodes.control", verb,
                          *(f"{k}={v}" for k, v in kw.items()))
     assert code == 0, out
     return json.loads(out)
@@ -74,6 +76,84 @@ def _variant(tmp_path: Path, edit: dict[tuple[str, ...], object]) -> Path:
     f = tmp_path / "intranet.yaml"
     f.write_text(yaml.safe_dump(data))
     return f
+
+
+def _events_of(lab: Lab, node: str, kind: str, timeout: float = 10.0,
+               **fields: object) -> list[Event]:
+    """`node`'s `kind` events with `fields`, waiting up to `timeout` for the first."""
+    deadline = time.time() + timeout
+    while True:
+        got = [e for e in read_run_events(lab.run_dir) if e.node == node and e.kind == kind
+               and all(e.fields.get(k) == v for k, v in fields.items())]
+        if got or time.time() > deadline:
+            return got
+        time.sleep(0.2)
+
+
+def _hnb(serial: str, addr: str, **settings: str) -> dict:
+    return {"role": "hnb", "addresses": {"internet": addr},
+            "settings": {"serial": serial, "oui": "00D0B2", "dns": "dns-outer",
+                         "segw": SEGW, "hms_url": "http://hms-initial.mno.operator.example:"
+                                                  "7547/acs", **settings}}
+
+
+def _has(text: str, addr: str) -> bool:
+    """`addr` occurs in `text` as a whole address (198.18.1.1 is not in 198.18.1.130)."""
+    return re.search(rf"(?<![\d.]){re.escape(addr)}(?![\d])", text) is not None
+
+
+def _identity(serial: str) -> str:
+    return f"100D0B2-{serial}@hnb.operator.example"
+
+
+def test_segw_refuses_bad_certificates_and_readdresses_one_hnb(
+        node_image: str, lab_names: list[str], tmp_path: Path) -> None:
+    topo = _variant(tmp_path, {
+        ("nodes", "hnb2"): _hnb("HNB0002", "198.51.100.101"),
+        ("nodes", "hnb3"): _hnb("HNB0003", "198.51.100.102", cert="foreign"),
+        ("nodes", "hnb4"): _hnb("HNB0004", "198.51.100.103", cert="expired")})
+    lab_names.append("e2e-auth")
+    with running_lab(topo, name="e2e-auth") as lab:
+        # a certificate from a foreign CA, an expired one: refused, and the SeGW says why
+        for node, serial, why in (("hnb3", "HNB0003", "unknown CA"),
+                                  ("hnb4", "HNB0004", "expired on")):
+            code, out = lab.exec(node, "python", "-m", "lab.nodes.control", "tunnel",
+                                 f"segw={SEGW}")
+            assert code != 0 and "AUTHENTICATION_FAILED" in out, out
+            refused = _events_of(lab, "segw-initial", "ike.auth_failed",
+                                 identity=_identity(serial))
+            assert refused, f"{node}: no ike.auth_failed at the SeGW"
+            reason = refused[-1].fields["reason"]
+            assert why in reason, reason
+            assert refused[-1].fields["outer"] == str(
+                lab.topology.nodes[node].addresses["internet"])
+        assert "foreign (untrusted) CA" in _events_of(
+            lab, "segw-initial", "ike.auth_failed", identity=_identity("HNB0003"))[-1].summary
+
+        # readdress one HNB: it alone gets a new inner address, again on a second readdress
+        first = {n: ctl(lab, "tunnel", segw=SEGW, node=n)["inner"] for n in ("hnb1", "hnb2")}
+        assert len(set(first.values())) == 2
+        seen = [first["hnb1"]]
+        for _ in range(2):
+            code, out = lab.exec("segw-initial", "python", "-m", "lab.nodes.segw.ctl",
+                                 "--config", f"{runtime.RUN_MOUNT}/config/segw-initial.json",
+                                 "readdress", _identity("HNB0001"))
+            assert code == 0, out
+            promised = out.strip().splitlines()[-1]
+            assert promised not in seen and promised.startswith("198.18.1."), out
+            ctl(lab, "teardown", node="hnb1")
+            again = ctl(lab, "tunnel", segw=SEGW, node="hnb1")["inner"]
+            assert again == promised
+            seen.append(again)
+        # hnb2 was never dropped, and reconnecting gives it its old address back
+        sas = lab.exec("segw-initial", "swanctl", "--list-sas")[1]
+        assert _has(sas, first["hnb2"]) and _has(sas, seen[-1]), sas
+        assert not _has(sas, seen[0]) and not _has(sas, seen[1]), sas
+        ctl(lab, "teardown", node="hnb2")
+        assert ctl(lab, "tunnel", segw=SEGW, node="hnb2")["inner"] == first["hnb2"]
+        # the readdress pools of past addresses are gone once their lease went offline
+        pools_out = lab.exec("segw-initial", "swanctl", "--list-pools")[1]
+        assert _has(pools_out, seen[2]) and not _has(pools_out, seen[1]), pools_out
 
 
 def test_hnbgw_rejects_an_unknown_hnb(node_image: str, lab_names: list[str],

@@ -173,3 +173,26 @@ async def test_tls_refuses_bad_hms_cert(pki: Pki, wrong_name: str | None, foreig
                           foreign=foreign, expired=expired)
     with pytest.raises(ssl.SSLCertVerificationError, match=reason):
         await _handshake(cp.cert, cp.key, cp.ca, "hms.op.example")
+
+
+def test_an_hnb_claims_its_certificate_identity_unless_ike_identity_says_otherwise(
+        tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from lab.lab import node_extras
+    from lab.runtime import RUN_MOUNT
+    from lab.topology import Node
+
+    def hnb(name: str, **settings: str) -> Node:
+        return Node(name, "hnb", {}, {"serial": name.upper(), "oui": "00D0B2", **settings})
+
+    claimed = "100D0B2-HNB0666@hnb.operator.example"
+    topo = SimpleNamespace(name="unit", nodes={"hnb1": hnb("hnb1"),
+                                               "hnb2": hnb("hnb2", ike_identity=claimed)})
+    extra = node_extras(topo, tmp_path)  # type: ignore[arg-type]
+    for node, identity, in_cert in (("hnb1", "100D0B2-HNB1@hnb.operator.example",
+                                     "100D0B2-HNB1@hnb.operator.example"),
+                                    ("hnb2", claimed, "100D0B2-HNB2@hnb.operator.example")):
+        assert extra[node]["identity"] == identity
+        cert = _cert(tmp_path / Path(extra[node]["pki"]["cert"]).relative_to(RUN_MOUNT))
+        assert _san(cert).get_values_for_type(x509.RFC822Name) == [in_cert]

@@ -222,6 +222,20 @@ def test_hnb_identity_override_plmn_lac_cell_location() -> None:
     }
 
 
+def test_ike_identity_and_segw_realm_are_checked() -> None:
+    d = base()
+    d["nodes"]["hnb1"]["settings"]["ike_identity"] = "someone@else"
+    d["nodes"]["segw-initial"]["settings"]["realm"] = "not a realm"
+    assert set(problems(d)) == {
+        "nodes.hnb1.settings.ike_identity: 'someone@else' is not of the form "
+        "1<OUI>-<SerialNumber>@<realm>",
+        "nodes.segw-initial.settings.realm: 'not a realm' is not a DNS name or IPv4 address",
+    }
+    d["nodes"]["hnb1"]["settings"]["ike_identity"] = "100D0B2-OTHER@hnb.operator.example"
+    d["nodes"]["segw-initial"]["settings"]["realm"] = "hnb.operator.example"
+    topology.parse(d, source="t.yaml")  # the right forms are accepted
+
+
 def test_a_bool_is_not_a_number() -> None:
     d = base()
     d["nodes"]["hnbgw"]["settings"]["rnc_id"] = True

@@ -1,7 +1,9 @@
 """`python -m lab.nodes.segw --config FILE`: a Security Gateway node.
 
-Settings: fqdn, pool (inner address pool, split in two halves for 5.2.2), dns (the inner DNS
-node handed out in the IKEv2 configuration payload). The config's "pki" gives ca/cert/key.
+Settings: fqdn, pool (inner address pool: its first half is shared by every HNB, its second
+gives readdressed HNBs an address each, for 5.2.2), dns (the inner DNS node handed out in the
+IKEv2 configuration payload), realm (the operator's HNB realm; identities under any other
+are refused; default hnb.operator.example). The config's "pki" gives ca/cert/key.
 If charon exits on its own the node emits "segw.charon_exited" and exits non-zero.
 """
 
@@ -13,6 +15,7 @@ import threading
 
 from lab.nodes import charon
 from lab.nodes.common import NodeConfig, load_config, setup_logging, signal_ready
+from lab.nodes.segw import auth
 from lab.nodes.segw.gateway import Gateway
 
 
@@ -28,7 +31,7 @@ def build(cfg: NodeConfig) -> Gateway:
     if dns_node:
         inner_dns = next(iter(topo["nodes"][dns_node]["addresses"].values()))
     return Gateway(cfg.node, cfg.settings, public[0], mno, inner_dns, cfg.raw["pki"],
-                   cfg.events(), state_file=cfg.run_dir / f"{cfg.node}-state" / "active_pool")
+                   cfg.events(), state_file=cfg.run_dir / f"{cfg.node}-state" / "leases.json")
 
 
 def main() -> None:
@@ -50,8 +53,10 @@ def main() -> None:
     daemon.watch(charon_exited)
     charon.listen(["ike-updown", "child-updown", "log"], gw.on_vici_event, stop)
     gw.configure()
-    signal_ready(gw.events, fqdn=gw.fqdn, pool=gw.pools[gw.active_pool],
-                 mno=gw.mno_subnets, inner_dns=gw.inner_dns)
+    signal_ready(gw.events, fqdn=gw.fqdn, pool=str(gw.leases.shared),
+                 readdress_pool=str(gw.leases.spare), realm=gw.realm,
+                 remote_id=auth.remote_id(gw.realm), mno=gw.mno_subnets,
+                 inner_dns=gw.inner_dns)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stop.wait()
     daemon.stop()

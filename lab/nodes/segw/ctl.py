@@ -2,7 +2,7 @@
 
     python -m lab.nodes.segw.ctl --config FILE list-sas
     python -m lab.nodes.segw.ctl --config FILE disconnect IDENTITY
-    python -m lab.nodes.segw.ctl --config FILE readdress IDENTITY
+    python -m lab.nodes.segw.ctl --config FILE readdress IDENTITY   # prints the new address
 
 `hnblab` calls these through `hnblab exec`. They talk to charon over VICI directly and
 record what they did in the SeGW's events file.
@@ -17,6 +17,7 @@ import sys
 from lab.nodes import charon
 from lab.nodes.common import NodeConfig
 from lab.nodes.segw.__main__ import build
+from lab.nodes.segw.pools import PoolError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,8 +36,12 @@ def main(argv: list[str] | None = None) -> int:
         gw = build(NodeConfig.from_dict(json.load(f)))
     if args.verb == "disconnect":
         print(gw.disconnect(args.identity))
-    else:
+        return 0
+    try:
         print(gw.readdress(args.identity))
+    except PoolError as exc:
+        print(f"segw-ctl: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
