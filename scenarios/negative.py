@@ -67,7 +67,7 @@ def _refusals(ctx: Ctx, segw: str) -> list[Event]:
 
 
 @scenario(name="hnb-not-accepted", topology="intranet.yaml", clauses=["5.1.1"],
-          negative=True, expect="5.1.1/2.3",
+          negative=True, expect="5.1.1/2.3: unknown CA",
           overrides={"nodes.hnb1.settings.cert": "foreign"},
           title="the SeGW does not accept the HNB (certificate from a foreign CA)")
 def hnb_not_accepted(ctx: Ctx) -> None:
@@ -75,7 +75,7 @@ def hnb_not_accepted(ctx: Ctx) -> None:
 
 
 @scenario(name="hnb-cert-expired", topology="intranet.yaml", clauses=["5.1.1"],
-          negative=True, expect="5.1.1/2.3: authentication failed",
+          negative=True, expect="5.1.1/2.3: HNB certificate expired",
           overrides={"nodes.hnb1.settings.cert": "expired"},
           title="the HNB's certificate has expired: the SeGW refuses it and says so; the HNB "
                 "retries, then fails clearly")
@@ -84,7 +84,7 @@ def hnb_cert_expired(ctx: Ctx) -> None:
 
 
 @scenario(name="hnb-identity-mismatch", topology="intranet.yaml", clauses=["5.1.1"],
-          negative=True, expect="5.1.1/2.3: authentication failed",
+          negative=True, expect="5.1.1/2.3: identity mismatch",
           overrides={"nodes.hnb1.settings.ike_identity": "100D0B2-HNB0666@hnb.operator.example"},
           title="the HNB claims in IKE an identity its certificate does not carry: the SeGW "
                 "refuses it and says so")

@@ -12,7 +12,8 @@ the HNB-GW by "ip:port". One resolver turns all of these into node names:
                          leased to an HNB (learned from the run's ike.up / hms.inner_ip
                          events, by time, since a lease moves when the SeGW re-addresses)
     FQDN                 any record of the topology's zones, or a node's `fqdn` setting
-    HNB identity         "1<OUI>-<Serial>@<realm>" (TS 25.469), from settings or events
+    HNB identity         "1<OUI>-<Serial>@<realm>" (TS 25.469), from settings (the
+                         certificate's and the one claimed in IKE, `ike_identity`) or events
     device id            "<OUI>-<Serial>" (the HMS's name for a device)
 
 Unknown strings resolve to None: the caller shows the raw peer instead.
@@ -45,6 +46,13 @@ def hnb_identity(settings: dict[str, object], node: str) -> str:
         return override
     return (f"1{settings.get('oui', '00D0B2')}-{settings.get('serial', node)}@"
             f"{settings.get('realm', 'hnb.operator.example')}")
+
+
+def ike_identity(settings: dict[str, object], node: str) -> str:
+    """The identity an HNB node claims in IKE (same rule as lab.lab.ike_identity): its
+    certificate's, unless `ike_identity` sets another (a negative scenario)."""
+    claimed = settings.get("ike_identity")
+    return claimed if isinstance(claimed, str) and claimed else hnb_identity(settings, node)
 
 
 def device_id_of(identity: str) -> str | None:
@@ -87,6 +95,11 @@ class PeerResolver:
                 self.add_identity(hnb_identity(node.settings, node.name), node.name)
                 oui, serial = node.settings.get("oui", "00D0B2"), node.settings.get("serial")
                 self._ids.setdefault(f"{oui}-{serial or node.name}".lower(), node.name)
+        for node in topo.nodes_of("hnb"):
+            # the identity an HNB claims in IKE names it too (the SeGW's records of it),
+            # unless it is another HNB's own: that one stays its owner's
+            claimed = ike_identity(node.settings, node.name).strip().lower()
+            self._ids.setdefault(claimed, node.name)
 
     def add_identity(self, identity: str, node: str) -> None:
         """An HNB identity (and the device id inside it) names `node`."""

@@ -145,7 +145,8 @@ def over_tls(hms: str) -> tuple[Wire, ...]:
 
 
 def tunnel_failed(segw: str) -> Pred:
-    return ev("ike.failed", HNB, peer=segw) | ev("ike.auth_failed", segw)
+    # both sides: they land about 1 ms apart, and only the SeGW knows why it refused
+    return sides(ev("ike.failed", HNB, peer=segw), ev("ike.auth_failed", segw, peer=HNB))
 
 
 def tunnel_down(segw: str) -> Pred:

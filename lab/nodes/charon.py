@@ -4,6 +4,10 @@ Shared by the SeGW (responder) and the HNB (initiator): both run their own charo
 their container. This kernel has no ESP (platform.md), so ESP runs in userspace over a
 TUN device (kernel-libipsec, always UDP-encapsulated on 4500). Nothing is configured
 through swanctl.conf: every credential, connection and pool goes in over VICI.
+
+Also shared: how one IKE attempt's charon log lines become the reason it failed (`explain`,
+`complete`, `facts`), a mechanism each end runs with its own table of rules
+(lab.nodes.segw.auth.segw_rules, lab.nodes.hnb.network.HNB_RULES).
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +163,77 @@ def listen(kinds: list[str], handler: Callable[[str, dict[str, Any]], None],
 def _events(kinds: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
     for label, data in session().listen(kinds):
         yield (label.decode() if isinstance(label, bytes) else label), data
+
+
+# ---- why an IKE attempt failed -------------------------------------------------------------
+#
+# A table of rules maps one attempt's log lines to reasons:
+# - a rule's `kind` groups reasons: only the first reason of each kind is said, in the
+#   order the lines came;
+# - a `fact` rule says nothing itself: it remembers group 1 of the first line it matches
+#   (the certificate received, the identity claimed) for the meanings of other rules, read
+#   from all lines, so a fact logged after the failure still counts;
+# - a `consequence` rule is said only when no other reason was found ("no trusted public
+#   key" is what an unknown CA or an expired certificate ends in);
+# - `needs` names the facts a cause's meaning uses: until they are known too, `complete`
+#   says the lines may not tell the whole story yet (VICI log events can arrive late).
+
+# A template (\1 = the line's groups) or a function of the match and the facts.
+Meaning = str | Callable[[re.Match[str], Mapping[str, str]], str]
+
+
+@dataclass(frozen=True)
+class Rule:
+    pattern: re.Pattern[str]
+    kind: str
+    meaning: Meaning = ""
+    fact: bool = False
+    consequence: bool = False
+    needs: tuple[str, ...] = ()
+
+
+def rule(pattern: str, kind: str, meaning: Meaning = "", *, fact: bool = False,
+         consequence: bool = False, needs: tuple[str, ...] = ()) -> Rule:
+    return Rule(re.compile(pattern), kind, meaning, fact, consequence, needs)
+
+
+def facts(lines: Iterable[str], rules: Iterable[Rule]) -> dict[str, str]:
+    """What the `fact` rules remember from `lines`: kind -> group 1 of its first match."""
+    out: dict[str, str] = {}
+    fact_rules = [r for r in rules if r.fact]
+    for line in lines:
+        for r in fact_rules:
+            if r.kind not in out and (m := r.pattern.search(line)):
+                out[r.kind] = m.group(1)
+    return out
+
+
+def _reasons(lines: list[str], rules: list[Rule]
+             ) -> tuple[dict[str, str], dict[str, str], bool]:
+    """(causes, consequences) by kind, and whether every cause has the facts it needs."""
+    known = facts(lines, rules)
+    causes: dict[str, str] = {}
+    effects: dict[str, str] = {}
+    whole = True
+    said = [r for r in rules if not r.fact]
+    for line in lines:
+        for r in said:  # the first rule that matches a line explains it
+            m = r.pattern.search(line)
+            if m:
+                text = r.meaning(m, known) if callable(r.meaning) else m.expand(r.meaning)
+                (effects if r.consequence else causes).setdefault(r.kind, text)
+                whole = whole and (r.consequence or all(f in known for f in r.needs))
+                break
+    return causes, effects, whole
+
+
+def explain(lines: list[str], rules: list[Rule]) -> str | None:
+    """The reasons `lines` give, "; "-joined; None when no line says why."""
+    causes, effects, _ = _reasons(lines, rules)
+    return "; ".join((causes or effects).values()) or None
+
+
+def complete(lines: list[str], rules: list[Rule]) -> bool:
+    """Whether `lines` give a cause (not only a consequence), with the facts it needs."""
+    causes, _, whole = _reasons(lines, rules)
+    return bool(causes) and whole

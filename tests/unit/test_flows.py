@@ -9,9 +9,18 @@ from dataclasses import replace
 import pytest
 
 from lab.flows import FLOWS, BindingError, Observation, match, suggest_binding
-from lab.flows.matcher import FlowResult, scenario_unexpected
-from lab.flows.model import LANES, AnyOf, M, Names, O, ev, msg, sides
-from tests.unit.test_flows_fixtures import Run, internet, intranet, same_hms
+from lab.flows.matcher import FlowResult, check_expect, scenario_unexpected
+from lab.flows.model import LANES, AnyOf, Expect, M, Names, O, ev, msg, sides
+from scenarios import runner
+from tests.unit.test_flows_fixtures import (
+    Run,
+    hnb_cert_expired,
+    hnb_identity_mismatch,
+    hnb_not_accepted,
+    internet,
+    intranet,
+    same_hms,
+)
 
 
 def check(r: Run, flow: str, **kw: object) -> FlowResult:
@@ -135,6 +144,55 @@ def test_unexpected_auth_failure_is_named_but_the_flow_passes() -> None:
     whys = {u.why for u in errors}
     assert "IKEv2 authentication failed" in whys and "IKEv2 failed" in whys
     assert all(u.events[0].node in ("hnb1", "segw-initial") for u in errors)
+
+
+REFUSALS = [("hnb-not-accepted", hnb_not_accepted), ("hnb-cert-expired", hnb_cert_expired),
+            ("hnb-identity-mismatch", hnb_identity_mismatch)]
+
+
+@pytest.mark.parametrize("name, run", REFUSALS)
+@pytest.mark.parametrize("hnb_first", [False, True])
+def test_a_refused_tunnel_fails_on_both_sides_records(name: str, run: object,
+                                                       hnb_first: bool) -> None:
+    """The HNB's ike.failed and the SeGW's ike.auth_failed land about 1 ms apart, either
+    first; only the SeGW's says why: the step's evidence holds both, so the scenario's
+    expected text (the SeGW's reason) is found whichever came first."""
+    r: Run = run()  # type: ignore[operator]
+    if hnb_first:
+        r.events = [replace(e, time=round(e.time + 0.015, 3)) if e.kind == "ike.auth_failed"
+                    else e for e in r.events]
+    res = check(r, "5.1.1")
+    step = {v.step.id: v for v in res.steps}["2.3"]
+    assert step.status == "failed"
+    first = {(e.node, e.kind) for e in step.events if e.time == step.time}
+    assert first == {("hnb1", "ike.failed") if hnb_first else ("segw-initial", "ike.auth_failed")}
+    assert {("hnb1", "ike.failed"), ("segw-initial", "ike.auth_failed")} <= \
+        {(e.node, e.kind) for e in step.events}
+    expected = runner.load_all()[name].expected
+    assert expected is not None and expected.text
+    assert expected.text.lower() not in " ".join(
+        e.summary for e in step.events if e.node == "hnb1").lower()  # the HNB cannot say
+    got = check_expect([res], expected)
+    assert got.ok, got.why
+    assert expected.text.lower() in step.reason.lower()
+
+
+def test_a_refusal_for_another_reason_is_not_the_expected_one() -> None:
+    res = check(hnb_not_accepted(), "5.1.1")
+    for text in ("HNB certificate expired", "identity mismatch"):
+        got = check_expect([res], Expect.parse(f"5.1.1/2.3: {text}"))
+        assert not got.ok and "nothing there mentions" in got.why
+
+
+def test_the_segws_refusal_of_another_hnb_is_not_this_tunnels_failure() -> None:
+    r = hnb_not_accepted()
+    # the SeGW's records name the HNB by its outer address: make it someone else's
+    r.events = [replace(e, peer="198.51.100.250", fields={**e.fields, "outer": "198.51.100.250",
+                                                         "identity": "100D0B2-X@r.example"})
+                if e.kind == "ike.auth_failed" else e for e in r.events]
+    step = {v.step.id: v for v in check(r, "5.1.1").steps}["2.3"]
+    assert step.status == "failed"
+    assert {e.kind for e in step.events} == {"ike.failed"}
 
 
 def test_cm_download_takes_the_bis_branch() -> None:

@@ -26,6 +26,12 @@ DEVICE = "00D0B2-HNB0001"
 IDENTITY = "100D0B2-HNB0001@hnb.operator.example"
 URL_I = "http://hms-initial.mno.operator.example:7547/acs"
 URL_S = "http://hms-serving.mno.operator.example:7547/acs"
+# what the HNB says when the SeGW refused it (lab/nodes/hnb/network.py HNB_RULES): it never
+# knows why; the SeGW's ike.auth_failed does (lab/nodes/segw/auth.py segw_rules)
+REFUSED = "authentication failed: the SeGW refused our credentials (AUTHENTICATION_FAILED)"
+CERT = f"O=hnblab, CN={IDENTITY}"
+FOREIGN_CA = "O=hnblab, CN=hnblab intranet foreign (untrusted) CA"
+CLAIMED = "100D0B2-HNB0666@hnb.operator.example"  # scenarios/negative.py hnb-identity-mismatch
 
 
 @dataclass
@@ -121,10 +127,10 @@ class Run:
         self.emit(hnb, "ike.init", f"IKE_SA_INIT to {fqdn} ({outer})", peer=fqdn, dir="out",
                   msg="IKE_SA_INIT", segw=fqdn, outer=outer)
         if auth_fail_first:
-            msg = f"authentication of '{IDENTITY}' with RSA signature failed"
-            self.emit(segw, "ike.auth_failed", msg, reason=msg, ike_sa="7")
-            self.emit(hnb, "ike.failed", f"IKE to {fqdn} failed: AUTHENTICATION_FAILED",
-                      peer=fqdn, segw=fqdn, reason="AUTHENTICATION_FAILED")
+            self.auth_failed(segw, hnb, "the HNB's AUTH signature does not verify with its "
+                             "certificate's key", "7")
+            self.emit(hnb, "ike.failed", f"IKE to {fqdn} failed: {REFUSED}", peer=fqdn,
+                      segw=fqdn, outer=outer, reason=REFUSED)
             self.emit(hnb, "ike.init", f"IKE_SA_INIT to {fqdn} ({outer})", peer=fqdn,
                       dir="out", msg="IKE_SA_INIT", segw=fqdn, outer=outer)
         # lab/nodes/segw/gateway.py on_vici_event
@@ -140,26 +146,35 @@ class Run:
         self.inner[hnb] = inner
         return inner
 
+    def auth_failed(self, segw: str, hnb: str, reason: str, ike_sa: str,
+                    identity: str = IDENTITY) -> Event:
+        """The SeGW's record of a refusal (lab/nodes/segw/gateway.py _record_refusal): the
+        identity the HNB claimed, the peer its outer address."""
+        outer = self.addr(hnb, "public")
+        return self.emit(segw, "ike.auth_failed", f"IKE authentication failed for {identity}: "
+                         f"{reason}", peer=outer, identity=identity, outer=outer,
+                         reason=reason, ike_sa=ike_sa, dir="in", msg="IKE_AUTH")
+
     def ike_fail(self, hnb: str, fqdn: str, *, outer: str | None = None,
-                 refused: bool = False, tries: int = 4) -> None:
+                 refused: str | None = None, identity: str = IDENTITY, tries: int = 4) -> None:
         """The HNB's attempts to reach SeGW `fqdn` failing, then it gives up
-        (lab/nodes/hnb/node.py _establish): nobody answering at `outer`, or (`refused`) the
-        SeGW refusing the HNB's certificate (lab/nodes/segw/gateway.py)."""
+        (lab/nodes/hnb/node.py _establish): nobody answering at `outer`, or the SeGW
+        refusing the HNB (lab/nodes/segw/gateway.py) for the reason `refused`, the HNB
+        claiming `identity`."""
         segw = next(n.name for n in self.topo.nodes_of("segw") if n.settings["fqdn"] == fqdn)
         addr = outer or self.addr(segw, "public")
-        reason = ("received AUTHENTICATION_FAILED notify error" if refused
-                  else "establishing IKE_SA failed, peer not responding")
+        # lab/nodes/hnb/network.py failure_reason of the lines charon logged
+        reason = REFUSED if refused else "peer not responding: no answer after 2 retransmits"
         why = f"IKEv2 to {fqdn} ({addr}) failed: {reason}"
         for attempt in range(1, tries + 1):
             self.emit(hnb, "ike.init", f"IKE_SA_INIT to {fqdn} ({addr})", peer=fqdn,
                       dir="out", msg="IKE_SA_INIT", segw=fqdn, outer=addr)
             if refused:
-                msg = f'no issuer certificate found for "O=hnblab, CN={IDENTITY}"'
-                self.emit(segw, "ike.auth_failed", msg, reason=msg, ike_sa=str(attempt))
+                self.auth_failed(segw, hnb, refused, str(attempt), identity)
             else:
                 self.wait(5.0)  # strongSwan's retransmits
             self.emit(hnb, "ike.failed", f"IKE to {fqdn} failed: {reason}", peer=fqdn,
-                      segw=fqdn, reason=reason)
+                      segw=fqdn, outer=addr, reason=reason)
             delay = min(2 ** (attempt - 1), 8)
             self.emit(hnb, "hnb.retry", f"attempt {attempt}/{tries} to reach {fqdn} failed "
                       f"({why}); retry in {delay}s", segw=fqdn, attempt=attempt, reason=why)
@@ -434,13 +449,32 @@ def segw_unreachable() -> Run:
     return r
 
 
-def hnb_not_accepted() -> Run:
-    """scenarios/negative.py hnb-not-accepted: the SeGW refuses the HNB's certificate."""
+def _refused(reason: str, identity: str = IDENTITY) -> Run:
     r = Run.load("intranet.yaml")
     r.power_on()
     r.dns("hnb1", "dns-outer", "segw-initial.operator.example")
-    r.ike_fail("hnb1", "segw-initial.operator.example", refused=True)
+    r.ike_fail("hnb1", "segw-initial.operator.example", refused=reason, identity=identity)
     return r
+
+
+def hnb_not_accepted() -> Run:
+    """scenarios/negative.py hnb-not-accepted: the SeGW refuses the HNB's certificate, issued
+    by a foreign CA."""
+    return _refused(f'unknown CA: the HNB certificate "{CERT}" is issued by "{FOREIGN_CA}", '
+                    "not by the operator root CA")
+
+
+def hnb_cert_expired() -> Run:
+    """scenarios/negative.py hnb-cert-expired."""
+    return _refused("HNB certificate expired on Jan 01 00:00:00 2021 (valid from Jan 01 "
+                    "00:00:00 2020)")
+
+
+def hnb_identity_mismatch() -> Run:
+    """scenarios/negative.py hnb-identity-mismatch: the HNB claims in IKE an identity its
+    certificate does not carry."""
+    return _refused(f"identity mismatch: the HNB claims '{CLAIMED}' in IKE but its "
+                    f'certificate is "{CERT}"', CLAIMED)
 
 
 CERT_ERROR = ("Cannot connect to host hms-initial.operator.example:7548 ssl:True "
@@ -513,8 +547,11 @@ def readdress() -> Run:
     """5.2.2: the SeGW moves the HNB to another inner address; it reconnects and informs."""
     r = registered_intranet()
     old = r.inner["hnb1"]
-    r.emit("segw-serving", "segw.readdress", "new leases from 198.18.2.128/25", peer=IDENTITY,
-           identity=IDENTITY, pool="198.18.2.128/25")
+    pool = ipaddress.IPv4Network(r.topo.nodes["segw-serving"].settings["pool"])
+    addr = str(pool.network_address + 129)  # the first of the pool's readdress half
+    # lab/nodes/segw/gateway.py Gateway.readdress
+    r.emit("segw-serving", "segw.readdress", f"{IDENTITY}: next inner address {addr}",
+           peer=IDENTITY, identity=IDENTITY, address=addr, previous=None, pool=f"{addr}/32")
     r.emit("segw-serving", "segw.disconnect", f"{IDENTITY}: 1 IKE SA(s) terminated",
            peer=IDENTITY, identity=IDENTITY, count=1)
     r.emit("segw-serving", "ike.down", f"IKE_SA down {IDENTITY}", peer=IDENTITY,
@@ -527,6 +564,7 @@ def readdress() -> Run:
     r.dns("hnb1", "dns-outer", "segw-serving.operator.example")
     r.leases["segw-serving"] = 129
     new = r.ike("hnb1", "segw-serving.operator.example")
+    assert new == addr, (new, addr)
     r.emit("hnb1", "hnb.inner_address_changed", f"inner address {old} -> {new}", old=old,
            new=new)
     r.serving(["4 VALUE CHANGE"], on_inform=[
@@ -612,7 +650,8 @@ def test_builder_kinds_exist_in_node_code() -> None:
     runs = [intranet(cm="download", auth_fail=True, reject=True), same_hms(), internet(),
             factory_reset(), spv_deprovision(), readdress(), alarm_and_pm_config(),
             alarm_report(), pm_upload(), pm_upload(ok=False), operator_spv(fault=True),
-            segw_unreachable(), hnb_not_accepted(), cert_mismatch()]
+            segw_unreachable(), hnb_not_accepted(), hnb_cert_expired(),
+            hnb_identity_mismatch(), cert_mismatch()]
     built = {e.kind for r in runs for e in r.events}
     assert built - node_kinds <= {"hnb.power_on"}, built - node_kinds
 

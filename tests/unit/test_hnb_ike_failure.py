@@ -1,11 +1,56 @@
-"""Why an IKE attempt failed, from that attempt's own charon log (the VICI control-log of
-its initiate): real strongSwan lines from lab runs and the strongSwan sources."""
+"""Why an IKE attempt failed, from that attempt's own charon log: the mechanism both ends
+share (lab.nodes.charon: first reason of each kind in line order, facts read from every
+line, consequences said only on their own), and the HNB's table on it, with real strongSwan
+lines (the VICI control-log of its initiate) from lab runs and the strongSwan sources. The
+SeGW's table is tested in test_segw_auth."""
 
 from __future__ import annotations
 
 import pytest
 
+from lab.nodes.charon import complete, explain, facts, rule
 from lab.nodes.hnb.network import failure_reason
+
+# ---- the mechanism -------------------------------------------------------------------------
+
+RULES = [
+    rule(r'cert "([^"]*)"', "cert", fact=True),
+    rule(r"bad issuer", "ca", lambda m, k: f"unknown CA {k.get('cert', '?')}", needs=("cert",)),
+    rule(r"bad dates", "validity", "expired"),
+    rule(r"no key for '([^']*)'", "key", lambda m, k: f"no key for {m[1]} in {k.get('cert')}",
+         consequence=True),
+]
+
+
+def test_first_reason_of_each_kind_in_line_order() -> None:
+    assert explain(["bad dates", "bad issuer", "bad dates again"], RULES) == \
+        "expired; unknown CA ?"
+
+
+def test_a_consequence_is_said_only_on_its_own() -> None:
+    assert explain(["bad issuer", "no key for 'x'"], RULES) == "unknown CA ?"
+    # the fact comes after the line that uses it: facts are read from every line first
+    assert explain(["no key for 'x'", 'cert "CN=y"'], RULES) == "no key for x in CN=y"
+
+
+def test_nothing_said_gives_none() -> None:
+    assert explain([], RULES) is None
+    assert explain(['cert "CN=y"', "all fine"], RULES) is None
+
+
+def test_a_fact_is_its_first_sighting() -> None:
+    assert facts(['cert "CN=a"', 'cert "CN=b"', "bad dates"], RULES) == {"cert": "CN=a"}
+
+
+def test_complete_wants_a_cause_and_the_facts_it_names() -> None:
+    assert not complete(["no key for 'x'"], RULES)            # a consequence only
+    assert complete(["bad dates"], RULES)
+    assert not complete(["bad issuer"], RULES)                # its fact not seen yet
+    assert complete(["bad issuer", 'cert "CN=y"'], RULES)
+    assert explain(["bad issuer", 'cert "CN=y"'], RULES) == "unknown CA CN=y"
+
+
+# ---- the HNB's table -----------------------------------------------------------------------
 
 ID = "100D0B2-HNB0001@hnb.operator.example"
 

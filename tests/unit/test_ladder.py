@@ -98,7 +98,7 @@ def test_merged_lanes_and_unexpected_events() -> None:
     items = doc.xpath("//ul[@class='unexpected']/li")
     assert any("IKEv2 authentication failed" in "".join(li.itertext()) for li in items)
     bad_notes = [g for g in rows_of(doc) if "row-bad" in g.get("class", "")]
-    assert any("ike.auth_failed" in " ".join(texts(g)) for g in bad_notes)
+    assert any("IKE authentication failed" in " ".join(texts(g)) for g in bad_notes)
 
 
 def test_hostile_text_is_escaped() -> None:
@@ -144,7 +144,7 @@ def test_negative_page_marks_the_expected_failure() -> None:
     (row,) = doc.xpath("//tr[@class='expected']")
     assert row.xpath("td")[0].text == "2.3"
     # the failure itself is still drawn as what went wrong
-    assert any("ike.auth_failed" in " ".join(texts(g)) for g in rows_of(doc)
+    assert any("IKE authentication failed" in " ".join(texts(g)) for g in rows_of(doc)
                if "row-bad" in g.get("class", ""))
     # the same run without its expectation is a failing page
     plain = lxml.html.document_fromstring(render_page("hnb-not-accepted", obs, res, start=t0))

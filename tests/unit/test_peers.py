@@ -8,7 +8,7 @@ import pytest
 
 from lab import topology
 from lab.evidence.events import Event
-from lab.evidence.peers import PeerResolver, device_id_of, hnb_identity
+from lab.evidence.peers import PeerResolver, device_id_of, hnb_identity, ike_identity
 
 TOPO = Path(__file__).resolve().parents[2] / "topologies" / "intranet.yaml"
 IDENT = "100D0B2-HNB0001@hnb.operator.example"
@@ -105,3 +105,33 @@ def test_identity_helpers() -> None:
     assert hnb_identity({"oui": "00D0B2", "serial": "X9", "realm": "r.example"}, "n") == \
         "100D0B2-X9@r.example"
     assert hnb_identity({"identity_override": "1000000-Y@z"}, "n") == "1000000-Y@z"
+    assert ike_identity({"serial": "X9"}, "n") == "100D0B2-X9@hnb.operator.example"
+    assert ike_identity({"serial": "X9", "ike_identity": "100D0B2-Z@r.example"}, "n") == \
+        "100D0B2-Z@r.example"
+
+
+def test_the_identity_an_hnb_claims_in_ike_names_it_too() -> None:
+    claimed = "100D0B2-HNB0666@hnb.operator.example"   # scenarios: hnb-identity-mismatch
+    hnb = {"role": "hnb", "addresses": {"net": "198.51.100.100"}}
+    three = topology.parse({
+        "name": "three", "networks": {"net": {"subnet": "198.51.100.0/24", "kind": "public"},
+                                      "mno": {"subnet": "203.0.113.0/24", "kind": "mno"}},
+        "nodes": {
+            "segw": {"role": "segw", "addresses": {"net": "198.51.100.10", "mno": "203.0.113.10"},
+                     "settings": {"pool": "198.18.1.0/24"}},
+            "hnb1": {**hnb, "settings": {"serial": "A1"}},
+            "hnb2": {**hnb, "addresses": {"net": "198.51.100.101"},
+                     "settings": {"serial": "B2", "ike_identity": claimed}},
+            # claims hnb1's identity: hnb1 stays its owner
+            "hnb3": {**hnb, "addresses": {"net": "198.51.100.102"},
+                     "settings": {"serial": "C3",
+                                  "ike_identity": "100D0B2-A1@hnb.operator.example"}}}})
+    res = PeerResolver(three)
+    assert res.node(claimed) == "hnb2"
+    assert res.node(claimed.upper()) == "hnb2"
+    assert res.node("100D0B2-B2@hnb.operator.example") == "hnb2"   # its certificate's still
+    assert res.node("100D0B2-A1@hnb.operator.example") == "hnb1"
+    assert res.node("100D0B2-C3@hnb.operator.example") == "hnb3"
+    # the SeGW refusing an SA for its identity names the HNB by the identity it claimed
+    refusal = ev(1.0, "segw", "ike.auth_failed", claimed, identity=claimed, reason="x")
+    assert res.other_end(refusal) == "hnb2"

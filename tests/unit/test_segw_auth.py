@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from lab.evidence.events import EventLog
+from lab.nodes.charon import explain
 from lab.nodes.segw.auth import FAILED, identity_problem, segw_rules
 from lab.nodes.segw.gateway import Gateway
-from lab.nodes.segw.reasons import explain
 
 ME = "198.51.100.10[segw-initial.operator.example]"
 ID = "100D0B2-HNB0001@hnb.operator.example"

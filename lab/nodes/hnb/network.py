@@ -286,39 +286,34 @@ async def _read_inner_dns(wait: float = 2.0) -> str | None:
     return None
 
 
-# charon log lines that say why an IKE attempt failed: (pattern, kind, meaning). Matched
-# against one attempt's own log only, so a reason never comes from an earlier attempt.
-_FAILURES: list[tuple[re.Pattern[str], str, str]] = [(re.compile(p), k, r) for p, k, r in [
-    (r"received AUTHENTICATION_FAILED notify", "auth", "authentication failed: the SeGW "
-     "refused our credentials (AUTHENTICATION_FAILED)"),
-    (r"certificate invalid \(valid from (.*)\)", "validity",
-     r"certificate not valid now (valid from \1): expired or not yet valid"),
-    (r"no issuer certificate found for (.*)", "issuer", r"certificate untrusted: no issuer "
-     r"certificate for \1 under the operator root CA"),
-    (r"no trusted (\S+) public key found for '([^']*)'", "trust",
-     r"certificate untrusted: no trusted \1 public key for '\2'"),
-    (r"constraint check failed: (.*)", "identity", r"SeGW identity mismatch: \1"),
-    (r"no private key found for '([^']*)'", "key", r"no private key for our identity '\1'"),
-    (r"received NO_PROPOSAL_CHOSEN notify", "proposal", "no proposal chosen: the SeGW "
-     "accepts none of our algorithms (NO_PROPOSAL_CHOSEN)"),
-    (r"received (TS_UNACCEPTABLE|INTERNAL_ADDRESS_FAILURE|FAILED_CP_REQUIRED) notify",
-     "child", r"the SeGW refused the CHILD_SA (\1)"),
+# The HNB's table (lab.nodes.charon: the mechanism both ends share) of charon log lines
+# that say why its IKE attempt failed. Matched against one attempt's own log only, so a
+# reason never comes from an earlier attempt.
+HNB_RULES: list[charon.Rule] = [
+    charon.rule(r"received AUTHENTICATION_FAILED notify", "auth", "authentication failed: the "
+                "SeGW refused our credentials (AUTHENTICATION_FAILED)"),
+    charon.rule(r"certificate invalid \(valid from (.*)\)", "validity",
+                r"certificate not valid now (valid from \1): expired or not yet valid"),
+    charon.rule(r"no issuer certificate found for (.*)", "issuer", r"certificate untrusted: no "
+                r"issuer certificate for \1 under the operator root CA"),
+    charon.rule(r"no trusted (\S+) public key found for '([^']*)'", "trust",
+                r"certificate untrusted: no trusted \1 public key for '\2'"),
+    charon.rule(r"constraint check failed: (.*)", "identity", r"SeGW identity mismatch: \1"),
+    charon.rule(r"no private key found for '([^']*)'", "key",
+                r"no private key for our identity '\1'"),
+    charon.rule(r"received NO_PROPOSAL_CHOSEN notify", "proposal", "no proposal chosen: the "
+                "SeGW accepts none of our algorithms (NO_PROPOSAL_CHOSEN)"),
+    charon.rule(r"received (TS_UNACCEPTABLE|INTERNAL_ADDRESS_FAILURE|FAILED_CP_REQUIRED) "
+                r"notify", "child", r"the SeGW refused the CHILD_SA (\1)"),
     # "giving up after N retransmits" comes first; "... failed, peer not responding" follows
-    (r"giving up after (\d+) retransmits", "silent",
-     r"peer not responding: no answer after \1 retransmits"),
-    (r"peer not responding", "silent", "peer not responding"),
-    (r"error writing to socket: (.*)", "send", r"cannot send to the SeGW: \1"),
-]]
+    charon.rule(r"giving up after (\d+) retransmits", "silent",
+                r"peer not responding: no answer after \1 retransmits"),
+    charon.rule(r"peer not responding", "silent", "peer not responding"),
+    charon.rule(r"error writing to socket: (.*)", "send", r"cannot send to the SeGW: \1"),
+]
 
 
 def failure_reason(lines: list[str]) -> str | None:
     """Why one IKE attempt failed, from its charon log lines: the first reason of each kind,
     in the order they happened; None when no line says."""
-    found: dict[str, str] = {}
-    for line in lines:
-        for pat, kind, meaning in _FAILURES:
-            m = pat.search(line)
-            if m:
-                found.setdefault(kind, m.expand(meaning))
-                break
-    return "; ".join(found.values()) or None
+    return charon.explain(lines, HNB_RULES)

@@ -7,9 +7,10 @@ identity finds no connection) and the `1<OUI>-<SerialNumber>` part is checked by
 when the IKE SA comes up (`identity_problem`); an SA that fails it is closed again.
 
 Refusals: the charon log lines of one IKE SA (VICI "log" events carry its unique id) are
-explained by SEGW rules on the shared mechanism of lab.nodes.segw.reasons, e.g. "unknown
-CA", "HNB certificate expired on ...", "identity mismatch: ...". The lines quoted are
-strongSwan 5.9.8's, as a responder logs them at level 1.
+explained by the SeGW's rules (`segw_rules`) on the mechanism both ends share
+(lab.nodes.charon.explain), e.g. "unknown CA: ...", "HNB certificate expired on ...",
+"identity mismatch: ...". The lines quoted are strongSwan 5.9.8's, as a responder logs
+them at level 1.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 
-from lab.nodes.segw.reasons import Rule, rule
+from lab.nodes.charon import Rule, rule
 from lab.pki import DEFAULT_REALM, HNB_IDENTITY_RE
 
 __all__ = ["DEFAULT_REALM", "FAILED", "identity_problem", "remote_id", "segw_rules"]

@@ -22,7 +22,6 @@ import vici
 from lab.evidence.events import EventLog
 from lab.nodes import charon
 from lab.nodes.segw import auth, pools
-from lab.nodes.segw.reasons import complete, explain, facts
 
 CONN = "hnb"
 PROPOSALS = ["aes128gcm16-prfsha256-ecp256", "aes128-sha256-ecp256", "default"]
@@ -209,7 +208,7 @@ class Gateway:
                 lines.append(msg)
             if not auth.FAILED.search(msg) or uid in self._pending:
                 return
-            if not complete(lines, self.rules):
+            if not charon.complete(lines, self.rules):
                 self._pending.add(uid)
                 timer = threading.Timer(STRAGGLERS_S, self._record_refusal, (uid,))
                 timer.daemon = True
@@ -224,8 +223,8 @@ class Gateway:
             if lines is None:
                 return
             self._attempts[uid] = None
-        reason = explain(lines, self.rules) or f"charon logged no reason ({lines[-1]})"
-        known = facts(lines, self.rules)
+        reason = charon.explain(lines, self.rules) or f"charon logged no reason ({lines[-1]})"
+        known = charon.facts(lines, self.rules)
         who, outer = known.get("claimed"), known.get("outer")
         # peer: the outer address names the HNB node even when its claimed identity is false
         self.events.emit("ike.auth_failed", f"IKE authentication failed for "
