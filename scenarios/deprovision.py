@@ -18,6 +18,8 @@ def _refused_then_allowed(ctx: Ctx, since: float) -> None:
     refused (none accepted)."""
     ctx.wait(lambda e: e.node == ctx.hms() and e.kind == "hms.refused" and e.time >= since,
              "the HMS to refuse the de-provisioned HNB", timeout=60)
+    # the refusal is complete when the HNB has ended that session: the operator acts after
+    ctx.wait_between_sessions()
     until = time.time()
     problem = accepted_while_refused(ctx.events(), ctx.hms(), ctx.device_id(), since, until)
     if problem:
