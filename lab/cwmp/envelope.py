@@ -137,7 +137,12 @@ def _matches(text: str, patterns: Sequence[str]) -> bool:
 
 
 def _local(el: etree._Element) -> str:
-    return etree.QName(el).localname
+    return _local_name(el.tag)
+
+
+def _local_name(tag: str) -> str:
+    # "{namespace}local" or "local"; slicing, not etree.QName: the decoder asks per child
+    return tag[tag.rfind("}") + 1:]
 
 
 def _elements(el: etree._Element) -> list[etree._Element]:
@@ -147,9 +152,20 @@ def _elements(el: etree._Element) -> list[etree._Element]:
 def _child(el: etree._Element, name: str) -> etree._Element | None:
     # Children are unqualified in the schemas; some stacks qualify them: match by local name.
     for c in el:
-        if isinstance(c.tag, str) and _local(c) == name:
+        if isinstance(c.tag, str) and _local_name(c.tag) == name:
             return c
     return None
+
+
+def _children(el: etree._Element) -> dict[str, etree._Element]:
+    """The element children by local name, the first of each name (as `_child` finds it):
+    one pass over the children for a whole struct instead of one per field."""
+    out: dict[str, etree._Element] = {}
+    for c in el:
+        tag = c.tag
+        if isinstance(tag, str):
+            out.setdefault(tag[tag.rfind("}") + 1:], c)
+    return out
 
 
 class _Kind:
@@ -311,18 +327,20 @@ class _Struct(_Kind):
 
     def get(self, el: etree._Element, path: str) -> Any:
         values: dict[str, Any] = {}
+        kids = _children(el)
         for f in self.fields:
             if isinstance(f, _Group):
-                sub = _child(el, f.tag)
+                sub = kids.get(f.tag)
+                sub_kids = None if sub is None else _children(sub)
                 for g in f.fields:
-                    self._get_one(sub, g, values, f"{path}/{f.tag}")
+                    self._get_one(sub_kids, g, values, f"{path}/{f.tag}")
             else:
-                self._get_one(el, f, values, path)
+                self._get_one(kids, f, values, path)
         return self.cls(**values)
 
-    def _get_one(self, el: etree._Element | None, f: _F, values: dict[str, Any],
+    def _get_one(self, kids: dict[str, etree._Element] | None, f: _F, values: dict[str, Any],
                  path: str) -> None:
-        child = None if el is None else _child(el, f.tag)
+        child = None if kids is None else kids.get(f.tag)
         if child is not None:
             values[f.attr] = f.kind.get(child, f"{path}/{f.tag}")
         elif f.required or (f.required is None and f.attr in self.required):
@@ -432,7 +450,7 @@ class _ParameterValueStruct(_Kind):
 def _read_type(value: etree._Element) -> str:
     raw = None
     for key, v in value.attrib.items():  # xsi:type, whatever prefix/namespace it came with
-        if etree.QName(key).localname == "type":
+        if _local_name(key) == "type":
             raw = v.strip()
             break
     if not raw:

@@ -24,8 +24,9 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, is_dataclass
+from io import FileIO
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 log = logging.getLogger(__name__)
 MEMORY = 10_000
@@ -43,9 +44,9 @@ class Event:
     def to_json(self) -> str:
         # not dataclasses.asdict: its deep copy of `fields` cost more than the HMS's CWMP
         # work per event; _plain turns a dataclass in the fields into a dict as asdict did
-        return json.dumps({"time": self.time, "node": self.node, "kind": self.kind,
-                           "peer": self.peer, "summary": self.summary,
-                           "fields": self.fields}, separators=(",", ":"), default=_plain)
+        return _ENCODER.encode({"time": self.time, "node": self.node, "kind": self.kind,
+                                "peer": self.peer, "summary": self.summary,
+                                "fields": self.fields})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Event:
@@ -65,34 +66,42 @@ def _plain(o: Any) -> Any:
     return str(o)
 
 
+# what json.dumps(..., separators=(",", ":"), default=_plain) builds on every call, once
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_plain)
+
+
 class EventLog:
     """Appends events of one node to a JSON-lines file (when `path` is given) and keeps
     the most recent MEMORY of them in `memory` (in-process tests read it; bounded, so a
     long-running node does not grow). Thread-safe; also mirrors each event to logging.
 
-    The file stays open (append mode, one write and flush per event): opening it per
-    event cost more than the CWMP work in the HMS's hot path. O_APPEND keeps lines whole
-    when a second process (an operator control command) appends to the same file."""
+    The file stays open (append mode, one unbuffered write per event, so the line is in
+    the file when emit returns): opening it per event cost more than the CWMP work in the
+    HMS's hot path. O_APPEND keeps lines whole when a second process (an operator control
+    command) appends to the same file."""
 
     def __init__(self, node: str, path: Path | str | None = None) -> None:
         self.node = node
         self.path = Path(path) if path else None
         self._lock = threading.Lock()
         self.memory: deque[Event] = deque(maxlen=MEMORY)
-        self._fh: TextIO | None = None
+        self._fh: FileIO | None = None
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = self.path.open("a", encoding="utf-8")
+            # raw, not a text file: one write(2) per line and no buffer to flush
+            self._fh = self.path.open("ab", buffering=0)
 
     def emit(self, kind: str, summary: str, peer: str | None = None, **fields: Any) -> Event:
         ev = Event(time=time.time(), node=self.node, kind=kind, peer=peer, summary=summary,
                    fields=fields)
-        line = ev.to_json() + "\n"
+        line = (ev.to_json() + "\n").encode("utf-8")
         with self._lock:
             self.memory.append(ev)
             if self._fh is not None:
-                self._fh.write(line)
-                self._fh.flush()
+                written = self._fh.write(line)
+                while written is not None and written < len(line):  # a short write: rare
+                    line = line[written:]
+                    written = self._fh.write(line)
         log.info("%s %s%s", kind, summary, f" <-> {peer}" if peer else "")
         return ev
 

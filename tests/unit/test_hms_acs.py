@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from pathlib import Path
 
@@ -350,6 +351,28 @@ async def test_abandoned_session_replaced_by_new_inform(hms_factory) -> None:
     assert task.state == "done" and task.attempts == 2
     assert "abandoned" in kinds(h, "hms.session.end")[0].fields["reason"]
 
+
+
+async def test_idle_session_times_out_and_its_request_goes_back_on_the_queue(
+        hms_factory) -> None:
+    h = await hms_factory(provisioning=SERVING["provisioning"], session_timeout=0.2)
+    async with Cpe(h.urls["cwmp"]) as quiet, Cpe(h.urls["cwmp"], serial="SER0002") as other:
+        await quiet.inform(["1 BOOT"])
+        r = await quiet.post(None)
+        assert isinstance(r.body, rpc.SetParameterValues)  # ...and the CPE goes quiet
+        spv, spv_id = r.body, r.env.id
+        await asyncio.sleep(0.3)
+        # the next request, another CPE's, finds the idle session and ends it
+        assert [type(q).__name__ for q in await other.session(["1 BOOT"])] == [
+            "SetParameterValues"]
+        r = await quiet.post(quiet.answer(spv), id=spv_id)  # too late: no such session
+        assert r.status == 500 and r.body.code == 8003
+    (task,) = h.store.list_tasks(quiet.device_id)
+    assert task.state == "queued" and task.attempts == 1
+    (end,) = [e for e in kinds(h, "hms.session.end") if e.fields["device"] == quiet.device_id]
+    assert end.fields["reason"] == "timed out"
+    (requeued,) = kinds(h, "hms.task.requeued")
+    assert requeued.fields["task"] == task.id and requeued.fields["reason"] == "timed out"
 
 async def test_hold_requests(hms_factory) -> None:
     h = await hms_factory(hold_requests=True, provisioning=SERVING["provisioning"],

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 import signal
 import sys
 from pathlib import Path
 
 from lab.evidence.events import read_events
+from lab.nodes.hms.__main__ import _SecondCachedFormatter
 from tests.unit.test_hms_support import Cpe, base_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +54,26 @@ async def test_node_process_ready_serves_and_stops(tmp_path: Path) -> None:
     kinds = [e.kind for e in read_events([events])]
     assert "cwmp.rx" in kinds and "hms.session.end" in kinds
     assert (tmp_path / "hms-state" / "hms.sqlite3").exists()
+    # the node's log (what an engineer tails) has a line for each CWMP message
+    log = (await proc.stderr.read()).decode()
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} hms-serving lab\.evidence\.events INFO "
+    for line in ("cwmp.rx Inform 1 BOOT", "cwmp.tx InformResponse", "cwmp.rx empty",
+                 "cwmp.tx empty (204: session end)"):
+        assert re.search(f"^{stamp}{re.escape(line)} <-> 127.0.0.1$", log, re.M), (line, log)
+
+
+def test_log_lines_are_logging_formatter_lines() -> None:
+    fmt = "%(asctime)s hms %(name)s %(levelname)s %(message)s"
+    plain, cached = logging.Formatter(fmt), _SecondCachedFormatter(fmt)
+    t0 = 1_796_300_000.0
+    for i in range(600):  # across second boundaries, and back in time (a clock step)
+        rec = logging.makeLogRecord({"name": "lab.evidence.events", "levelname": "INFO",
+                                     "msg": "cwmp.rx %s", "args": (i,)})
+        rec.created = t0 + (i * 0.0137 if i < 500 else -i * 0.3)
+        rec.msecs = (rec.created - int(rec.created)) * 1000
+        assert cached.format(rec) == plain.format(rec)
+    custom = _SecondCachedFormatter(fmt, datefmt="%H:%M")  # a datefmt is used as given
+    assert custom.format(rec) == logging.Formatter(fmt, datefmt="%H:%M").format(rec)
 
 
 async def test_node_process_bad_settings_exit_2(tmp_path: Path) -> None:

@@ -104,6 +104,37 @@ def test_refused_devices_are_a_bounded_note_not_devices(tmp_path: Path,
     s.close()
 
 
+
+def test_inform_write_sets_fields_and_merges_params_in_one_go(tmp_path: Path) -> None:
+    db = tmp_path / "db"
+    s = Store.open(db)
+    dev = s.upsert_device("D-1", oui="D", serial="1", merge_params={"a": "1"}, ip="10.0.0.1",
+                          last_events=["1 BOOT"])
+    assert (dev.params, dev.ip, dev.last_events, dev.state) == (
+        {"a": "1"}, "10.0.0.1", ["1 BOOT"], "new")
+    dev = s.upsert_device("D-1", oui="D", serial="1", merge_params={"a": "1", "b": "2"},
+                          last_inform=5.0)
+    assert dev.params == {"a": "1", "b": "2"} and dev.ip == "10.0.0.1"
+    assert s.get_device("D-1") == dev and dev.last_inform == 5.0
+    snapshot = s._q("SELECT params FROM devices")[0]["params"]
+    s.upsert_device("D-1", oui="D", serial="1", merge_params={"b": "2"}, last_inform=6.0)
+    assert s._q("SELECT params FROM devices")[0]["params"] == snapshot  # nothing changed
+    s.merge_params("D-1", {"a": "9"})
+    assert s.get_device("D-1").params == {"a": "9", "b": "2"}
+    # a BOOTSTRAP: what was known of the device is gone, the Inform's values stay
+    dev = s.upsert_device("D-1", oui="D", serial="1", merge_params={"c": "3"}, params={})
+    assert dev.params == {"c": "3"} and s.has_device("D-1") and not s.has_device("D-2")
+    with pytest.raises(ValueError, match="unknown device field"):
+        s.upsert_device("D-2", oui="D", serial="2", merge_params={"x": "1"}, colour="red")
+    assert not s.has_device("D-2")  # refused before anything was written
+    s.close()
+    other = sqlite3.connect(db)  # committed: what another reader sees
+    try:
+        assert other.execute("SELECT params, last_inform FROM devices").fetchall() == [
+            ('{"c": "3"}', 6.0)]
+    finally:
+        other.close()
+
 def test_store_rejects_bad_values(tmp_path: Path) -> None:
     s = Store.open(tmp_path / "db")
     s.upsert_device("D-1", oui="D", serial="1")

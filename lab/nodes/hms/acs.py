@@ -119,6 +119,9 @@ class Acs:
         self.area = area
         self.hold_requests = hold_requests
         self.sessions: dict[str, Session] = {}
+        # no open session was seen before this (last_seen only grows; a new one is "now"),
+        # so _expire scans the sessions only when one of them may really be idle too long
+        self._oldest_seen = 0.0
         self._ids = itertools.count(1)
         self.digest = (DigestVerifier(realm="hms-acs", credentials={
             self.s.cpe_username: self.s.cpe_password}) if self.s.cpe_username else None)
@@ -207,10 +210,16 @@ class Acs:
 
     def _expire(self) -> None:
         now = time.time()
-        for key, s in list(self.sessions.items()):
-            if now - s.last_seen > self.s.session_timeout:
-                self._end(s, "timed out", requeue=True)
-                del self.sessions[key]
+        timeout = self.s.session_timeout
+        if now - self._oldest_seen <= timeout:
+            return  # not even the longest-idle session can have timed out: no scan
+        oldest = now
+        for s in list(self.sessions.values()):
+            if now - s.last_seen > timeout:
+                self._end(s, "timed out", requeue=True)  # takes it out of self.sessions
+            else:
+                oldest = min(oldest, s.last_seen)
+        self._oldest_seen = oldest
 
     def _end(self, s: Session, why: str, *, requeue: bool = False) -> None:
         if requeue and s.pending is not None:
@@ -363,12 +372,12 @@ class Acs:
             self._end(other, "abandoned: the device began a new session", requeue=True)
         params = [(p.name, p.value) for p in inform.parameters]
         values = dict(params)
-        existing = self.ctx.store.get_device(dev_id)
+        known = self.ctx.store.has_device(dev_id)
         loc = rule = None
         if self.s.role in ("initial", "both"):
             loc = location_from(params)
             rule = choose(self.s.policy, loc)
-        if existing is None:
+        if not known:
             # Refused before it is stored: a device the HMS turns away is no device of its
             # own, so spoofed Informs cannot grow the devices table (store.refused keeps a
             # bounded note for the operator, the events say each time).
@@ -386,20 +395,19 @@ class Acs:
             last_inform=time.time(), last_events=inform.event_codes(), ip=s.peer)
         if P.CR_URL in values:
             fields["cr_url"] = values[P.CR_URL]
-        if existing is None and self.s.cr_username:
+        if not known and self.s.cr_username:
             fields["cr_username"] = self.s.cr_username
             fields["cr_password"] = self.s.cr_password
-        if existing is not None and "0 BOOTSTRAP" in inform.event_codes():
+        if known and "0 BOOTSTRAP" in inform.event_codes():
             fields["params"] = {}  # a factory-fresh device: what we knew of it is gone
+        # one transaction: the device's fields and its parameter snapshot
         dev = self.ctx.store.upsert_device(dev_id, oui=did.oui, serial=did.serial_number,
-                                           **fields)
-        self.ctx.store.merge_params(dev_id, values)
-        if existing is None:
+                                           merge_params=values, **fields)
+        if not known:
             self.ctx.emit("hms.device.new", f"new device {dev_id}", peer=s.peer, device=dev_id,
                           manufacturer=did.manufacturer, product_class=did.product_class)
-        self._inner_ip(dev, params, inform)
+        dev = self._inner_ip(dev, params, inform)
         self._alarms(dev, params, s, inform.event_codes())
-        dev = self.ctx.store.get_device(dev_id) or dev
 
         if not dev.allowed:
             # allowed=0 otherwise: a store from before refused devices were left out
@@ -451,15 +459,18 @@ class Acs:
                       device=dev_id, ok=rule is not None, rule=rule.name if rule else None,
                       location=loc.to_json())
 
-    def _inner_ip(self, dev: Device, params: list[tuple[str, str]], inform: rpc.Inform) -> None:
+    def _inner_ip(self, dev: Device, params: list[tuple[str, str]],
+                  inform: rpc.Inform) -> Device:
+        """The device, its inner IPsec address updated when the Inform reports a new one."""
         for name, value in params:
             if _INNER_IP.fullmatch(name) and value and value != dev.inner_ip:
-                self.ctx.store.update_device(dev.id, inner_ip=value)
+                updated = self.ctx.store.update_device(dev.id, inner_ip=value)
                 vc = "4 VALUE CHANGE" in inform.event_codes()
                 self.ctx.emit("hms.inner_ip", f"{dev.id} inner IPsec address "
                               f"{dev.inner_ip or '(none)'} -> {value}", device=dev.id,
                               old=dev.inner_ip, new=value, parameter=name, value_change=vc)
-                return
+                return updated
+        return dev
 
     def _alarms(self, dev: Device, params: list[tuple[str, str]], s: Session,
                 events: list[str]) -> None:

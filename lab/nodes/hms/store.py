@@ -202,6 +202,9 @@ class FileRecord:
 
 
 _JSON_COLS = {"last_events", "location", "assigned", "params", "args", "result", "data", "fields"}
+_DEVICE_SETTABLE = frozenset(Device.__dataclass_fields__) - {"id", "first_seen"}
+# json.dumps(fields, default=str) without building an encoder per event
+_AUDIT_JSON = json.JSONEncoder(default=str)
 
 
 def _row(r: sqlite3.Row) -> dict[str, Any]:
@@ -291,57 +294,94 @@ class Store:
     # ---- devices -------------------------------------------------------------------
 
     def get_device(self, device_id: str) -> Device | None:
-        rows = self._q("SELECT * FROM devices WHERE id=?", (device_id,))
-        return Device(**{**rows[0], "allowed": bool(rows[0]["allowed"])}) if rows else None
+        with self._lock:
+            return self._device(self._conn, device_id)
+
+    def has_device(self, device_id: str) -> bool:
+        with self._lock:
+            return self._conn.execute("SELECT 1 FROM devices WHERE id=?",
+                                      (device_id,)).fetchone() is not None
 
     def list_devices(self) -> list[Device]:
         return [Device(**{**r, "allowed": bool(r["allowed"])})
                 for r in self._q("SELECT * FROM devices ORDER BY id")]
 
-    def upsert_device(self, device_id: str, *, oui: str, serial: str, **fields: Any) -> Device:
-        """Create the device if new, then set `fields` (JSON columns given as objects)."""
+    def upsert_device(self, device_id: str, *, oui: str, serial: str,
+                      merge_params: dict[str, str] | None = None, **fields: Any) -> Device:
+        """Create the device if new, then set `fields` (JSON columns given as objects) and
+        merge `merge_params` into its parameter snapshot (after a `params` in `fields`), all
+        in one transaction (an Inform's whole write)."""
+        self._check_fields(fields)
         with self._tx() as c:
-            if c.execute("SELECT 1 FROM devices WHERE id=?", (device_id,)).fetchone() is None:
+            row = c.execute("SELECT params FROM devices WHERE id=?", (device_id,)).fetchone()
+            if row is None:
                 c.execute("INSERT INTO devices (id, oui, serial, first_seen) VALUES (?,?,?,?)",
                           (device_id, oui, serial, time.time()))
                 c.execute("DELETE FROM refused WHERE id=?", (device_id,))  # known now
+                old_params = "{}"
+            else:
+                old_params = row[0]
+            if "params" in fields:
+                if merge_params:
+                    fields = {**fields, "params": {**fields["params"], **merge_params}}
+            elif merge_params:
+                snap = json.loads(old_params)
+                merged = {**snap, **merge_params}
+                if merged != snap:  # the usual periodic Inform changes no value
+                    fields = {**fields, "params": merged}
             self._set_fields(c, device_id, fields)
-        dev = self.get_device(device_id)
+            dev = self._device(c, device_id)
         assert dev is not None
         return dev
 
     def update_device(self, device_id: str, **fields: Any) -> Device:
+        self._check_fields(fields)
         with self._tx() as c:
             self._set_fields(c, device_id, fields)
-        dev = self.get_device(device_id)
+            dev = self._device(c, device_id)
         if dev is None:
             raise KeyError(device_id)
         return dev
 
     def merge_params(self, device_id: str, params: dict[str, str]) -> None:
-        """Merge values into the device's parameter snapshot."""
+        """Merge values into the device's parameter snapshot (no write when none changed)."""
         with self._tx() as c:
             row = c.execute("SELECT params FROM devices WHERE id=?", (device_id,)).fetchone()
             if row is None:
                 return
             snap = json.loads(row[0])
-            snap.update(params)
-            c.execute("UPDATE devices SET params=? WHERE id=?", (json.dumps(snap), device_id))
+            merged = {**snap, **params}
+            if merged != snap:
+                c.execute("UPDATE devices SET params=? WHERE id=?",
+                          (json.dumps(merged), device_id))
 
     @staticmethod
-    def _set_fields(c: sqlite3.Connection, device_id: str, fields: dict[str, Any]) -> None:
-        allowed = {f for f in Device.__dataclass_fields__ if f not in ("id", "first_seen")}
-        bad = set(fields) - allowed
+    def _device(c: sqlite3.Connection, device_id: str) -> Device | None:
+        row = c.execute("SELECT * FROM devices WHERE id=?", (device_id,)).fetchone()
+        return Device(**{**_row(row), "allowed": bool(row["allowed"])}) if row else None
+
+    @staticmethod
+    def _check_fields(fields: dict[str, Any]) -> None:
+        bad = set(fields) - _DEVICE_SETTABLE
         if bad:
             raise ValueError(f"unknown device field(s): {', '.join(sorted(bad))}")
         if "state" in fields and fields["state"] not in DEVICE_STATES:
             raise ValueError(f"device state {fields['state']!r} not one of {DEVICE_STATES}")
+
+    @staticmethod
+    def _set_fields(c: sqlite3.Connection, device_id: str, fields: dict[str, Any]) -> None:
+        """One UPDATE for all `fields` (names checked by _check_fields)."""
+        if not fields:
+            return
+        values = []
         for k, v in fields.items():
             if k in _JSON_COLS:
                 v = json.dumps(v)
             elif k == "allowed":
                 v = int(bool(v))
-            c.execute(f"UPDATE devices SET {k}=? WHERE id=?", (v, device_id))  # k: checked name
+            values.append(v)
+        cols = ", ".join(f"{k}=?" for k in fields)  # k: a checked column name
+        c.execute(f"UPDATE devices SET {cols} WHERE id=?", (*values, device_id))
 
     # ---- refused unknown devices -----------------------------------------------------
 
@@ -510,7 +550,7 @@ class Store:
         """Record an event. In an event loop the row is written at the end of the loop's
         turn (with the rows of the same turn, or sooner with another write); from any
         other thread at once."""
-        row = (t, kind, device, summary, json.dumps(fields, default=str))
+        row = (t, kind, device, summary, _AUDIT_JSON.encode(fields))
         with self._lock:
             self._pending_audit.append(row)
             first = len(self._pending_audit) == 1
