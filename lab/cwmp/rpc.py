@@ -9,6 +9,7 @@ Values on the wire are strings; `ParameterValue.type` is the xsi:type we send/re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 # Sentinel dateTime TR-069 uses for "unknown time".
 UNKNOWN_TIME = "0001-01-01T00:00:00Z"
@@ -318,3 +319,17 @@ ACS_METHODS = ["Inform", "GetRPCMethods", "TransferComplete"]
 
 def name_of(msg: object) -> str:
     return type(msg).__name__
+
+
+def outcome_fields(body: object) -> dict[str, Any]:
+    """What a Fault or TransferComplete says, as event fields (both ends record them):
+    `fault_code` (0: the transfer succeeded), `command_key`, and for a SetParameterValues
+    fault the per-parameter `spv_faults` [{name, code}] (5.3.2: which were refused)."""
+    if isinstance(body, Fault):
+        out: dict[str, Any] = {"fault_code": body.code}
+        if body.spv_faults:
+            out["spv_faults"] = [{"name": f.name, "code": f.code} for f in body.spv_faults]
+        return out
+    if isinstance(body, TransferComplete):
+        return {"fault_code": body.fault_code, "command_key": body.command_key}
+    return {}

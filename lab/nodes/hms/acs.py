@@ -290,7 +290,7 @@ class Acs:
             if request is not None:
                 # how the session reached us: inside or outside the tunnel (5.2.1 step 2)
                 fields.update(_connection(request, peer))
-        fields.update(outcome_fields(body))
+        fields.update(rpc.outcome_fields(body))
         self.ctx.emit("cwmp.rx", E.summary(body), peer=peer, device=dev, **fields)
 
     # ---- state handlers ---------------------------------------------------------------
@@ -561,7 +561,7 @@ class Acs:
         names = _param_names(body)
         if names is not None:  # which parameters: tells alarm from PM configuration apart
             extra["names"] = names
-        extra.update(outcome_fields(body))
+        extra.update(rpc.outcome_fields(body))
         self.ctx.emit("cwmp.tx", E.summary(body), peer=s.peer, device=s.device, dir="out",
                       msg=E.msg_name(body), cwmp_id=id, session=s.short, ns=s.ns,
                       state=s.state.value, **extra)
@@ -599,20 +599,6 @@ class Acs:
 
 def _device_id(d: rpc.DeviceId) -> str:
     return f"{d.oui.strip()}-{d.serial_number.strip()}"
-
-
-def outcome_fields(body: Any) -> dict[str, Any]:
-    """What a Fault or TransferComplete says, as event fields: `fault_code` (0 for a
-    successful transfer), `command_key`, and for a SetParameterValues fault the
-    per-parameter `spv_faults` [{name, code}] (5.3.2: which parameters were refused)."""
-    if isinstance(body, rpc.Fault):
-        out: dict[str, Any] = {"fault_code": body.code}
-        if body.spv_faults:
-            out["spv_faults"] = [{"name": f.name, "code": f.code} for f in body.spv_faults]
-        return out
-    if isinstance(body, rpc.TransferComplete):
-        return {"fault_code": body.fault_code, "command_key": body.command_key}
-    return {}
 
 
 def _connection(request: web.Request, peer: str) -> dict[str, Any]:

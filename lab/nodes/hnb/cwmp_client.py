@@ -740,20 +740,6 @@ def _parse_time(text: str) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def _outcome(body: Any) -> dict[str, Any]:
-    """What a Fault or TransferComplete we send says, as event fields: `fault_code`
-    (0: the transfer succeeded), `command_key`, a SetParameterValues fault's per-parameter
-    `spv_faults` [{name, code}]."""
-    if isinstance(body, rpc.Fault):
-        out: dict[str, Any] = {"fault_code": body.code}
-        if body.spv_faults:
-            out["spv_faults"] = [{"name": f.name, "code": f.code} for f in body.spv_faults]
-        return out
-    if isinstance(body, rpc.TransferComplete):
-        return {"fault_code": body.fault_code, "command_key": body.command_key}
-    return {}
-
-
 _ACS_RESPONSES = (rpc.InformResponse, rpc.TransferCompleteResponse, rpc.GetRPCMethodsResponse)
 
 
@@ -790,7 +776,7 @@ class _Poster:
         self.rec.sent.append(name)
         self.c.events.emit("cwmp.tx", envelope.summary(body), peer=self.url, dir="out",
                            msg=name, cwmp_id=cwmp_id, url=self.url, events=self.rec.events,
-                           **_outcome(body))
+                           **rpc.outcome_fields(body))
         ssl_arg: Any = self.c.ssl if self.c.ssl is not None else True
         resp = await self.http.post(self.url, data=data, headers=headers, ssl=ssl_arg)
         challenge = resp.headers.get("WWW-Authenticate", "")
