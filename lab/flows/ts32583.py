@@ -531,18 +531,26 @@ F_5_4_REFUSED = Flow("5.4-refused", "De-provisioned HNB refused until allowed",
 
 
 # ---- 5.5 Alarm reporting -------------------------------------------------------------------------
-def _f_5_5_1(cr: bool = False) -> Flow:
-    return Flow("5.5.1-cr" if cr else "5.5.1", "Alarm reporting mechanism configuration"
-                + (" (connection request)" if cr else ""),
-                "5.5.1 Alarm reporting mechanism configuration", (
+def _spv_procedure(fid: str, title: str, clause: str, ids: tuple[str, str], what: str,
+                   purpose: str, prefix: str, cr: bool) -> Flow:
+    """5.5.1 and 5.6.1 share one figure: SetParameterValues of the procedure's parameters,
+    its response (an error code ends the procedure with failure)."""
+    return Flow(fid + ("-cr" if cr else ""), title + (" (connection request)" if cr else ""),
+                clause, (
         *(cr_steps(cr) if cr else ()),
-        S("1", M, HMS_S, HNB, "SetParameterValues", "SetParameterValues: which alarms are "
-          "reported and how (TS 32.582)", spv(HMS_S, HNB, "alarm-config", SA, **in_cr(cr))),
-        S("2", M, HNB, HMS_S, "SetParameterValuesResponse", "HNB confirms (an error code "
-          "ends the procedure with failure)",
-          spv(HNB, HMS_S, "alarm-config", SA, response=True),
+        S(ids[0], M, HMS_S, HNB, "SetParameterValues", f"SetParameterValues: {what}",
+          spv(HMS_S, HNB, purpose, prefix, **in_cr(cr))),
+        S(ids[1], M, HNB, HMS_S, "SetParameterValuesResponse", "HNB confirms (an error code "
+          "ends the procedure with failure)", spv(HNB, HMS_S, purpose, prefix, response=True),
           fail=fault(HNB, HMS_S, "SetParameterValues")),
     ))
+
+
+def _f_5_5_1(cr: bool = False) -> Flow:
+    return _spv_procedure("5.5.1", "Alarm reporting mechanism configuration",
+                          "5.5.1 Alarm reporting mechanism configuration", ("1", "2"),
+                          "which alarms are reported and how (TS 32.582)", "alarm-config",
+                          SA, cr)
 
 
 F_5_5_2 = Flow("5.5.2", "Alarm reporting (by RPC method)", "5.5.2 Alarm reporting procedure "
@@ -593,16 +601,9 @@ F_5_5_2_QUEUED = Flow("5.5.2-queued", "Alarm reporting: a queued alarm, in the n
 
 # ---- 5.6 PM file upload -------------------------------------------------------------------------
 def _f_5_6_1(cr: bool = False) -> Flow:
-    return Flow("5.6.1-cr" if cr else "5.6.1", "PM file upload period set"
-                + (" (connection request)" if cr else ""),
-                "5.6.1 PM file upload period set procedure", (
-        *(cr_steps(cr) if cr else ()),
-        S("3", M, HMS_S, HNB, "SetParameterValues", "SetParameterValues: the period of PM "
-          "file uploading", spv(HMS_S, HNB, "pm-config", PM, **in_cr(cr))),
-        S("4", M, HNB, HMS_S, "SetParameterValuesResponse", "HNB confirms (an error code "
-          "ends the procedure with failure)", spv(HNB, HMS_S, "pm-config", PM, response=True),
-          fail=fault(HNB, HMS_S, "SetParameterValues")),
-    ))
+    return _spv_procedure("5.6.1", "PM file upload period set",
+                          "5.6.1 PM file upload period set procedure", ("3", "4"),
+                          "the period of PM file uploading", "pm-config", PM, cr)
 
 
 # The HMS's record of the upload (file.rx) with its TS 32.435 check passed (meas_ok; a
