@@ -62,7 +62,8 @@ async def incomplete(h: HmsHandle, n: int = 1) -> None:
         if len(kinds(h, "file.incomplete")) >= n:
             return
         await asyncio.sleep(0.025)
-    raise AssertionError("no file.incomplete event")
+    seen = [(e.kind, e.summary) for e in h.ctx.events.memory if e.kind.startswith("file.")]
+    raise AssertionError(f"no file.incomplete event; file events: {seen}")
 
 
 def assert_nothing_stored(h: HmsHandle) -> None:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from lab.cwmp import rpc
-from lab.nodes.hms.pmfiles import check_fields
+from lab.nodes.hms.pmfiles import check_fields, check_file
 from lab.nodes.hms.server import HmsHandle
 from lab.pmfile import (
     MAX_SIZE,
@@ -167,7 +168,7 @@ def test_a_file_that_is_not_TS_32_435_fails_naming_where(edit, words: str) -> No
     assert check_fields(bad)["meas_ok"] is False and words in check_fields(bad)["meas_problem"]
 
 
-def test_a_large_file_is_read_and_an_oversized_one_refused_unread() -> None:
+def test_a_large_file_is_read_and_an_oversized_one_refused_unread(tmp_path: Path) -> None:
     # about 80 bytes per counter: 1.1 MB, over xmlsafe's 1 MiB CWMP default
     values = {f"VS.big.{i}": i for i in range(15_000)}
     data = build_meas_collec(BEGIN, END, "HNB-1", values)
@@ -177,8 +178,14 @@ def test_a_large_file_is_read_and_an_oversized_one_refused_unread() -> None:
     huge = HANDMADE + b" " * MAX_SIZE
     with pytest.raises(MeasFileError, match=f"exceeds the limit of {MAX_SIZE} bytes"):
         parse_meas_collec(huge)
-    assert check_fields(huge) == {"meas_ok": None,
+    stored = tmp_path / "huge.xml"
+    stored.write_bytes(huge)
+    assert check_file(stored) == {"meas_ok": None,
                                   "meas_problem": f"not checked: over {MAX_SIZE} bytes"}
+    (tmp_path / "big.xml").write_bytes(data)
+    assert check_file(tmp_path / "big.xml")["meas_ok"] is True
+    assert check_file(tmp_path / "gone.xml")["meas_problem"].startswith(
+        "cannot read the stored file")
 
 
 async def _put(url: str, name: str, data: bytes) -> int:

@@ -28,6 +28,7 @@ bad token), 404 (names the unknown device), 502 (connection request failed).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from typing import Any, Protocol
@@ -40,7 +41,7 @@ from lab.nodes.hms import tasks as T
 from lab.nodes.hms.connreq import connection_request
 from lab.nodes.hms.context import HmsContext
 from lab.nodes.hms.fileserver import FileArea, PathRejected, check_name
-from lab.nodes.hms.pmfiles import check_fields
+from lab.nodes.hms.pmfiles import check_file
 from lab.nodes.hms.settings import DEPROVISION_METHODS
 from lab.nodes.hms.store import TASK_STATES, Device
 
@@ -272,20 +273,18 @@ class Api:
         check = request.query.get("check", "0")
         if check not in ("0", "1"):
             raise _err(400, f"check {check!r} not one of 0, 1", "check")
-        out = []
-        for f in self.ctx.store.list_files(kind):
-            item = f.to_json()
-            if check == "1" and f.kind == "pm":
-                item["meas"] = self._check_pm(f.path)
-            out.append(item)
-        return web.json_response(out)
+        files = self.ctx.store.list_files(kind)
 
-    def _check_pm(self, path: str) -> dict[str, Any]:
-        try:
-            with open(path, "rb") as fh:
-                return check_fields(fh.read())
-        except OSError as exc:
-            return {"meas_ok": False, "meas_problem": f"cannot read the stored file: {exc}"}
+        def listing() -> list[dict[str, Any]]:
+            out = []
+            for f in files:
+                item = f.to_json()
+                if check == "1" and f.kind == "pm":
+                    item["meas"] = check_file(f.path)
+                out.append(item)
+            return out
+        # re-parsing every PM file is work for a thread, not the loop that serves the ACS
+        return web.json_response(await asyncio.to_thread(listing))
 
     async def get_outage(self, request: web.Request) -> web.Response:
         if self.outage is None:

@@ -48,7 +48,7 @@ from pyftpdlib.servers import FTPServer
 
 from lab.cwmp.digest import DigestVerifier
 from lab.nodes.hms.context import HmsContext
-from lab.nodes.hms.pmfiles import MAX_CHECKED, check_fields
+from lab.nodes.hms.pmfiles import check_file
 from lab.nodes.hms.store import FileRecord
 
 log = logging.getLogger(__name__)
@@ -134,8 +134,7 @@ class FileArea:
                                       sha256=h.hexdigest(), transport=transport, device=device,
                                       user=user)
         # is it a TS 32.435 measCollec file? (5.6.2: the HMS lists the files and they parse)
-        meas = (check_fields(final.read_bytes()) if size <= MAX_CHECKED
-                else {"meas_ok": None, "meas_problem": f"not checked: over {MAX_CHECKED} bytes"})
+        meas = check_file(final)
         self.ctx.emit("file.rx", f"{transport} upload {name} ({size} bytes)", peer=peer,
                       device=device, dir="in", msg="FileUpload", transport=transport,
                       name=name, size=size, sha256=rec.sha256, user=user, **meas)

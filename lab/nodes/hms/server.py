@@ -64,16 +64,22 @@ class FileOutage:
                                  "file server listeners of this HMS)")
         changed = []
         for t in transports:
+            # the state changes before each await: two requests at once must not both act
             if down and t not in self.down:
-                await self._sites.pop(t).stop()
+                site = self._sites.pop(t)
                 self.down.add(t)
                 changed.append(t)
+                await site.stop()
             elif not down and t in self.down:
-                host, port, tls = self._where[t]
-                site = web.SockSite(self.runner, _listen(host, port), ssl_context=tls)
-                await site.start()
-                self._sites[t] = site
                 self.down.discard(t)
+                host, port, tls = self._where[t]
+                try:
+                    site = web.SockSite(self.runner, _listen(host, port), ssl_context=tls)
+                    await site.start()
+                except BaseException:
+                    self.down.add(t)  # still down: say so, and let the error be seen
+                    raise
+                self._sites[t] = site
                 changed.append(t)
         if changed:
             ports = {t: self._where[t][1] for t in changed}
