@@ -276,7 +276,7 @@ class Acs:
         return await handler(sess, env, body)
 
     def _rx_event(self, s: Session, env: E.Envelope | None, peer: str,
-                  request: web.Request | None = None) -> None:
+                  request: web.Request) -> None:
         body = env.body if env else None
         fields: dict[str, Any] = {"dir": "in", "msg": E.msg_name(body),
                                   "cwmp_id": env.id if env else None, "session": s.short,
@@ -287,9 +287,8 @@ class Acs:
         if isinstance(body, rpc.Inform):
             dev = _device_id(body.device_id)
             fields["events"] = body.event_codes()
-            if request is not None:
-                # how the session reached us: inside or outside the tunnel (5.2.1 step 2)
-                fields.update(_connection(request, peer))
+            # how the session reached us: inside or outside the tunnel (5.2.1 step 2)
+            fields.update(_connection(request, peer))
         fields.update(rpc.outcome_fields(body))
         self.ctx.emit("cwmp.rx", E.summary(body), peer=peer, device=dev, **fields)
 
@@ -450,7 +449,7 @@ class Acs:
                                             product_class=did.product_class, ip=s.peer)
         self.ctx.emit("hms.refused", f"{dev_id} refused: {why}", peer=s.peer, device=dev_id,
                       fault=8001, reason=why, state="unknown",
-                      refusals=rec.get("count", 1))
+                      refusals=rec["count"])
         return self._fault(s, 8001, fault_string, id=eid, drop=True)
 
     def _location_event(self, s: Session, dev_id: str, loc: Any, rule: Any) -> None:

@@ -67,7 +67,7 @@ class Outage(Protocol):
 
 
 class Api:
-    def __init__(self, ctx: HmsContext, area: FileArea, outage: Outage | None = None) -> None:
+    def __init__(self, ctx: HmsContext, area: FileArea, outage: Outage) -> None:
         self.ctx, self.area, self.outage = ctx, area, outage
 
     def app(self) -> web.Application:
@@ -237,10 +237,11 @@ class Api:
 
     async def allow(self, request: web.Request) -> web.Response:
         # a refused unknown device is admitted here: it becomes a device on this request
-        admitted = self.ctx.store.admit_refused(request.match_info["id"])
-        dev = admitted or self._device(request)
-        new_state = "new" if dev.state == "deprovisioned" else dev.state
-        dev = self.ctx.store.update_device(dev.id, allowed=True, state=new_state)
+        dev = self.ctx.store.admit_refused(request.match_info["id"])  # allowed, state new
+        if dev is None:
+            dev = self._device(request)
+            new_state = "new" if dev.state == "deprovisioned" else dev.state
+            dev = self.ctx.store.update_device(dev.id, allowed=True, state=new_state)
         self.ctx.emit("hms.allowed", f"operator allows {dev.id} (state {dev.state})",
                       device=dev.id, state=dev.state)
         return web.json_response(dev.to_json(with_params=False))
@@ -287,14 +288,10 @@ class Api:
         return web.json_response(await asyncio.to_thread(listing))
 
     async def get_outage(self, request: web.Request) -> web.Response:
-        if self.outage is None:
-            return web.json_response({"down": [], "transports": []})
         return web.json_response({"down": sorted(self.outage.down),
                                   "transports": self.outage.transports})
 
     async def set_outage(self, request: web.Request) -> web.Response:
-        if self.outage is None:
-            raise _err(400, "this HMS has no HTTP(S) file server to take down", "transports")
         body = await self._json(request)
         unknown = set(body) - {"transports", "down"}
         if unknown:

@@ -95,7 +95,7 @@ class HmsHandle:
     acs: Acs
     area: FileArea
     ports: dict[str, int]  # "cwmp", "cwmps", "api", "files_http", "files_https", "ftp", ...
-    outage: FileOutage | None = None
+    outage: FileOutage
     _runners: list[web.AppRunner] = field(default_factory=list)
     _ftp: FtpServers | None = None
     _sftp: asyncssh.SSHAcceptor | None = None
@@ -214,7 +214,6 @@ async def _start_listeners(h: HmsHandle, config: NodeConfig, s: HmsSettings) -> 
         ctx.urls["files_https"] = f"https://{fhost}:{h.ports['files_https']}"
         socks.append(("https", sock, tls))
     if socks:
-        assert h.outage is not None
         runner = web.AppRunner(HttpFiles(area, f.user, f.password, f.max_upload).app(),
                                access_log=None, shutdown_timeout=5.0)
         await runner.setup()

@@ -401,8 +401,8 @@ class Store:
                 (device_id, oui, serial, manufacturer, product_class, ip, reason, now, now))
             c.execute("DELETE FROM refused WHERE id NOT IN (SELECT id FROM refused ORDER BY "
                       "last_seen DESC, rowid DESC LIMIT ?)", (REFUSED_KEEP,))
-        rows = self._q("SELECT * FROM refused WHERE id=?", (device_id,))
-        return rows[0] if rows else {}
+            # just written, the most recently seen: the prune above keeps it
+            return _row(c.execute("SELECT * FROM refused WHERE id=?", (device_id,)).fetchone())
 
     def list_refused(self) -> list[dict[str, Any]]:
         """The refused unknown devices, most recently seen first."""
