@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from lab.evidence.events import read_events
-from lab.nodes.hms.__main__ import _SecondCachedFormatter
+from lab.nodes.common import SecondCachedFormatter
 from tests.unit.test_hms_support import Cpe, base_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +64,7 @@ async def test_node_process_ready_serves_and_stops(tmp_path: Path) -> None:
 
 def test_log_lines_are_logging_formatter_lines() -> None:
     fmt = "%(asctime)s hms %(name)s %(levelname)s %(message)s"
-    plain, cached = logging.Formatter(fmt), _SecondCachedFormatter(fmt)
+    plain, cached = logging.Formatter(fmt), SecondCachedFormatter(fmt)
     t0 = 1_796_300_000.0
     for i in range(600):  # across second boundaries, and back in time (a clock step)
         rec = logging.makeLogRecord({"name": "lab.evidence.events", "levelname": "INFO",
@@ -72,7 +72,7 @@ def test_log_lines_are_logging_formatter_lines() -> None:
         rec.created = t0 + (i * 0.0137 if i < 500 else -i * 0.3)
         rec.msecs = (rec.created - int(rec.created)) * 1000
         assert cached.format(rec) == plain.format(rec)
-    custom = _SecondCachedFormatter(fmt, datefmt="%H:%M")  # a datefmt is used as given
+    custom = SecondCachedFormatter(fmt, datefmt="%H:%M")  # a datefmt is used as given
     assert custom.format(rec) == logging.Formatter(fmt, datefmt="%H:%M").format(rec)
 
 

@@ -51,63 +51,17 @@ Settings (the node config's "settings" object; a port set to null turns that lis
 from __future__ import annotations
 
 import asyncio
-import logging
-import re
 import signal
 import sys
-import time
 
 from lab.nodes.common import load_config, setup_logging
 from lab.nodes.hms.server import start_hms
 from lab.nodes.hms.settings import SettingsError
 
 
-class _SecondCachedFormatter(logging.Formatter):
-    """logging.Formatter's very lines, the date and time of %(asctime)s formatted once per
-    second instead of once per line (the HMS logs every CWMP message it sees or sends)."""
-
-    _cache: tuple[int, str] = (-1, "")  # (second, its strftime), replaced whole: threads
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        if datefmt:
-            return super().formatTime(record, datefmt)
-        second, stamp = self._cache
-        if int(record.created) != second:
-            stamp = time.strftime(self.default_time_format, self.converter(record.created))
-            self._cache = (int(record.created), stamp)
-        return self.default_msec_format % (stamp, record.msecs)
-
-
-# LogRecord attributes that cost a lookup per line and that a format may ask for
-_CALLER = re.compile(r"%\((pathname|filename|module|lineno|funcName)\)")
-_THREAD = re.compile(r"%\((thread|threadName|process|processName)\)")
-
-
-def _cheaper_log_lines() -> None:
-    """The same per-node log for less CPU per line: each event writes one, six per CWMP
-    session. Only what the configured format does not print is skipped (the logging
-    HOWTO's "Optimization"): the caller lookup, thread and process names; the time is
-    formatted by _SecondCachedFormatter."""
-    handlers = logging.getLogger().handlers
-    fmts = [h.formatter._fmt or "" for h in handlers
-            if h.formatter is not None and type(h.formatter) is logging.Formatter
-            and type(h.formatter._style) is logging.PercentStyle]
-    if len(fmts) != len(handlers):
-        return  # a handler set up some other way: leave logging as it is
-    if not any(_CALLER.search(f) for f in fmts):
-        logging._srcfile = None
-    if not any(_THREAD.search(f) for f in fmts):
-        logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    for h in handlers:
-        f = h.formatter
-        assert f is not None
-        h.setFormatter(_SecondCachedFormatter(f._fmt, f.datefmt))
-
-
 async def _main() -> int:
     config = load_config()
     setup_logging(config.node)
-    _cheaper_log_lines()
     try:
         handle = await start_hms(config)
     except SettingsError as exc:
