@@ -58,7 +58,7 @@ async def stored(h: HmsHandle, name: str) -> Any:
 
 
 async def incomplete(h: HmsHandle, n: int = 1) -> None:
-    for _ in range(200):
+    for _ in range(400):  # 10 s: pyftpdlib's thread notices a cut late on a loaded machine
         if len(kinds(h, "file.incomplete")) >= n:
             return
         await asyncio.sleep(0.025)
