@@ -47,8 +47,9 @@ def cmd_down(args: argparse.Namespace) -> int:
                                                           if removed else ""))
         return 0
     # A lab with only networks (or rules) left is still one to take down.
-    lab = runtime.pick_lab(args.name, leftovers=True)
-    run_dir = runtime.all_labs().get(lab, "")
+    labs = runtime.all_labs()
+    lab = runtime.pick_lab(args.name, leftovers=True, labs=labs)
+    run_dir = labs.get(lab, "")
     removed = runtime.down(lab)
     print(f"lab {lab} removed ({len(removed)} objects); logs and pcaps kept in {run_dir}")
     return 0

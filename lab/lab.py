@@ -63,21 +63,6 @@ def bring_up(topo_file: Path, *, name: str | None = None, timeout: float = 60.0,
     return Lab(lab_name, topo, run_dir, ready, time.monotonic() - t0)
 
 
-def hnb_identity(node: topology.Node) -> str:
-    """TS 25.469 HNB identity `1<OUI>-<SerialNumber>@<realm>` from the node's settings: the
-    one its device certificate carries."""
-    st = node.settings
-    return st.get("identity_override") or (
-        f"1{st.get('oui', '00D0B2')}-{st.get('serial', node.name)}@"
-        f"{st.get('realm', pki.DEFAULT_REALM)}")
-
-
-def ike_identity(node: topology.Node) -> str:
-    """The identity the HNB claims in IKE (and everywhere else): its certificate's, unless
-    `ike_identity` sets another (a negative scenario: the certificate does not prove it)."""
-    return node.settings.get("ike_identity") or hnb_identity(node)
-
-
 def node_extras(topo: topology.Topology, run_dir: Path) -> dict[str, dict[str, Any]]:
     """What each node's config gets beyond the topology: the paths of its CA, certificate
     and key from the lab's operator PKI in <run>/pki (a node's `cert` setting picks a
@@ -95,14 +80,15 @@ def node_extras(topo: topology.Topology, run_dir: Path) -> dict[str, dict[str, A
                                    wrong_name="wrong-name.operator.example"
                                    if variant == "wrong-name" else None)
         elif node.role == "hnb":
-            paths = p.issue_hnb(hnb_identity(node), name=node.name, **knobs)
+            paths = p.issue_hnb(topology.hnb_identity(node.settings, node.name),
+                                name=node.name, **knobs)
         else:
             paths = None
         extra: dict[str, Any] = {"pki": {"ca": _inside(p.ca_path, run_dir)}}
         if paths:
             extra["pki"].update(cert=_inside(paths.cert, run_dir), key=_inside(paths.key, run_dir))
         if node.role == "hnb":
-            extra["identity"] = ike_identity(node)
+            extra["identity"] = topology.ike_identity(node.settings, node.name)
         if node.role == "hms":
             extra["settings"] = hms_settings(node, paths, run_dir)
         out[node.name] = extra

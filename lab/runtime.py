@@ -162,10 +162,13 @@ def all_labs() -> dict[str, str]:
     return out
 
 
-def pick_lab(name: str | None, *, leftovers: bool = False) -> str:
+def pick_lab(name: str | None, *, leftovers: bool = False,
+             labs: dict[str, str] | None = None) -> str:
     """The lab a verb acts on: `name`, else the only one. With `leftovers`, a lab that
-    has only networks left counts too (for `down`)."""
-    labs = all_labs() if leftovers else running_labs()
+    has only networks left counts too (for `down`). `labs` is running_labs() or all_labs()
+    when the caller has it already (each one asks Docker)."""
+    if labs is None:
+        labs = all_labs() if leftovers else running_labs()
     if name:
         if name not in labs:
             raise RuntimeError_(f"no lab named {name!r} is running"
@@ -409,9 +412,10 @@ def _tail(path: Path, n: int = 5) -> str:
         return "(no log)"
 
 
-def down(lab: str) -> list[str]:
+def down(lab: str, *, sweep: bool = True) -> list[str]:
     """Remove every container, network and forwarding rule of the lab (saving node logs
-    into its run directory first); returns the names removed."""
+    into its run directory first); returns the names removed. `sweep=False` leaves the
+    rules to the caller (down_all sweeps every lab's in one helper container)."""
     dc = client()
     removed: list[str] = []
     containers = _containers(lab)
@@ -438,13 +442,14 @@ def down(lab: str) -> list[str]:
         removed.append(remove(containers.pop(0)))
     with ThreadPoolExecutor(max_workers=8) as pool:
         # The rules go whatever state the capture is in (its exit trap may never have run).
-        rules = pool.submit(fw_sweep, lab, image=image)
+        rules = pool.submit(fw_sweep, lab, image=image) if sweep else None
         removed += list(pool.map(remove, containers))
     for net in networks:
         with contextlib.suppress(docker.errors.NotFound):
             net.remove()
             removed.append(net.name)
-    return removed + rules.result()  # a failed sweep says so once the rest is gone
+    # a failed sweep says so once the rest is gone
+    return removed + (rules.result() if rules is not None else [])
 
 
 def down_all(prefix: str = "") -> list[str]:
@@ -453,8 +458,8 @@ def down_all(prefix: str = "") -> list[str]:
     dc = client()
     removed: list[str] = []
     for lab in sorted(lab for lab in all_labs() if lab.startswith(prefix)):
-        removed += down(lab)
-    removed += fw_sweep(prefix, prefix=True)
+        removed += down(lab, sweep=False)
+    removed += fw_sweep(prefix, prefix=True)  # every listed lab's rules, and orphans'
     for c in dc.containers.list(all=True, filters={"label": HELPER_LABEL}):
         if c.status in ("created", "exited", "dead"):  # left by an interrupted run
             with contextlib.suppress(docker.errors.NotFound):

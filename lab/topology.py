@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from lab.pki import HNB_IDENTITY_RE
+from lab.pki import DEFAULT_REALM, HNB_IDENTITY_RE
 
 ROLES = ("dns", "segw", "hms", "hnbgw", "hnb")
 NETWORK_KINDS = ("public", "mno")
@@ -68,6 +68,9 @@ CERT_VARIANTS = {"server": ("good", "foreign", "expired", "wrong-name"),
 NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
 DNS_NAME_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*\.?$")
+
+# An HNB's OUI when its settings give none (its identity 1<OUI>-<SerialNumber>@<realm>).
+DEFAULT_OUI = "00D0B2"
 
 # Settings of an HMS node that are the lab's, not the HMS program's (lab.lab.hms_settings).
 HMS_LAB_KEYS = ("fqdn", "tls", "cert")
@@ -156,6 +159,24 @@ class Topology:
 
     def resolve(self, zone: str, fqdn: str) -> ipaddress.IPv4Address | None:
         return self.zones.get(zone, {}).get(fqdn.rstrip(".").lower())
+
+
+def hnb_identity(settings: dict[str, Any], name: str) -> str:
+    """TS 25.469 HNB identity `1<OUI>-<SerialNumber>@<realm>` of HNB node `name` from its
+    settings: the one its device certificate carries."""
+    override = settings.get("identity_override")
+    if isinstance(override, str) and override:
+        return override
+    return (f"1{settings.get('oui', DEFAULT_OUI)}-{settings.get('serial', name)}@"
+            f"{settings.get('realm', DEFAULT_REALM)}")
+
+
+def ike_identity(settings: dict[str, Any], name: str) -> str:
+    """The identity HNB node `name` claims in IKE (and everywhere else): its certificate's,
+    unless `ike_identity` sets another (a negative scenario: the certificate does not prove
+    it)."""
+    claimed = settings.get("ike_identity")
+    return claimed if isinstance(claimed, str) and claimed else hnb_identity(settings, name)
 
 
 def load(path: Path | str) -> Topology:
@@ -415,6 +436,10 @@ class _Validator:
         except ValueError as exc:
             self.err(f"{where}.pool", f"not an IPv4 subnet: {exc}")
         else:
+            # lab.nodes.segw.pools.Leases splits it into a shared and a readdress half
+            if pool_net.prefixlen > 29:
+                self.err(f"{where}.pool", f"{pool_net} is too small to split in two halves "
+                                          "(use a /29 or larger)")
             for net in topo.networks.values():
                 if pool_net.overlaps(net.subnet):
                     self.err(f"{where}.pool", f"{pool_net} overlaps networks.{net.name}")
@@ -499,9 +524,9 @@ class _Validator:
     def _check_hnb(self, topo: Topology, node: Node, where: str) -> None:
         s = node.settings
         self._cert(s, where, "hnb")
-        # The HNB identity 1<OUI>-<SerialNumber>@<realm> (lab.lab.hnb_identity), checked one
-        # part at a time so the message names the setting; the PKI would refuse it at `up`.
-        parts = {"oui": "00D0B2", "serial": node.name, "realm": "hnb.operator.example"}
+        # The HNB identity 1<OUI>-<SerialNumber>@<realm> (hnb_identity), checked one part
+        # at a time so the message names the setting; the PKI would refuse it at `up`.
+        parts = {"oui": DEFAULT_OUI, "serial": node.name, "realm": DEFAULT_REALM}
         for key, what in (("oui", "6 hex digits"),
                           ("serial", "letters, digits, '.', '_', '+' or '-'"),
                           ("realm", "a DNS name")):

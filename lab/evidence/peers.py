@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from lab.evidence.events import Event
-from lab.topology import Topology
+from lab.topology import DEFAULT_OUI, Topology, hnb_identity, ike_identity
 
 # 1<OUI>-<Serial>@<realm>; the serial may hold letters, digits and ._+-
 IDENTITY_RE = re.compile(r"1(?P<oui>[0-9A-Fa-f]{6})-(?P<serial>[A-Za-z0-9._+-]+)@[A-Za-z0-9.-]+")
@@ -37,22 +37,6 @@ PEER_FIELDS = ("device", "identity", "url", "client", "server")
 # An inner lease is credited to an HNB this long before its ike.up was written: the far
 # side may log traffic from the new address a moment before the HNB's own record lands.
 LEASE_SLACK_S = 1.0
-
-
-def hnb_identity(settings: dict[str, object], node: str) -> str:
-    """The identity the lab gives an HNB node (same rule as lab.lab.hnb_identity)."""
-    override = settings.get("identity_override")
-    if isinstance(override, str) and override:
-        return override
-    return (f"1{settings.get('oui', '00D0B2')}-{settings.get('serial', node)}@"
-            f"{settings.get('realm', 'hnb.operator.example')}")
-
-
-def ike_identity(settings: dict[str, object], node: str) -> str:
-    """The identity an HNB node claims in IKE (same rule as lab.lab.ike_identity): its
-    certificate's, unless `ike_identity` sets another (a negative scenario)."""
-    claimed = settings.get("ike_identity")
-    return claimed if isinstance(claimed, str) and claimed else hnb_identity(settings, node)
 
 
 def device_id_of(identity: str) -> str | None:
@@ -93,7 +77,7 @@ class PeerResolver:
                 self._hosts.setdefault(fqdn.rstrip(".").lower(), node.name)
             if node.role == "hnb":
                 self.add_identity(hnb_identity(node.settings, node.name), node.name)
-                oui, serial = node.settings.get("oui", "00D0B2"), node.settings.get("serial")
+                oui, serial = node.settings.get("oui", DEFAULT_OUI), node.settings.get("serial")
                 self._ids.setdefault(f"{oui}-{serial or node.name}".lower(), node.name)
         for node in topo.nodes_of("hnb"):
             # the identity an HNB claims in IKE names it too (the SeGW's records of it),

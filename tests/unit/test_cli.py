@@ -47,12 +47,15 @@ def test_down_by_name_finds_a_lab_with_only_networks_left(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """`down --name X` asks for labs with leftovers, not only running containers."""
     downed: list[str] = []
+    asked: list[str] = []
     monkeypatch.setattr(runtime, "running_labs", lambda: {})
-    monkeypatch.setattr(runtime, "all_labs", lambda: {"x": "/runs/x-1"})
+    monkeypatch.setattr(runtime, "all_labs", lambda: asked.append("all") or {"x": "/runs/x-1"})
     monkeypatch.setattr(runtime, "down", lambda lab: downed.append(lab) or ["x-mno"])
     assert cli.main(["down", "--name", "x"]) == 0
     assert downed == ["x"]
-    assert "lab x removed (1 objects)" in capsys.readouterr().out
+    assert asked == ["all"]   # Docker is asked for the labs once
+    assert "lab x removed (1 objects); logs and pcaps kept in /runs/x-1" in \
+        capsys.readouterr().out
     # and with no --name, the only lab left over is the one
     assert cli.main(["down"]) == 0 and downed == ["x", "x"]
 

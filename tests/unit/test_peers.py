@@ -8,7 +8,8 @@ import pytest
 
 from lab import topology
 from lab.evidence.events import Event
-from lab.evidence.peers import PeerResolver, device_id_of, hnb_identity, ike_identity
+from lab.evidence.peers import PeerResolver, device_id_of
+from lab.topology import hnb_identity, ike_identity
 
 TOPO = Path(__file__).resolve().parents[2] / "topologies" / "intranet.yaml"
 IDENT = "100D0B2-HNB0001@hnb.operator.example"
@@ -21,6 +22,21 @@ def topo() -> topology.Topology:
 
 def ev(t: float, node: str, kind: str, peer: str | None = None, **fields: object) -> Event:
     return Event(t, node, kind, peer, kind, dict(fields))
+
+
+def segw_and_hnbs(name: str, hnbs: dict[str, dict[str, object]]) -> topology.Topology:
+    """A public and an MNO network, one SeGW, and HNBs (name -> settings) on the public one
+    at 198.51.100.100 onwards."""
+    nodes: dict[str, object] = {
+        "segw": {"role": "segw", "addresses": {"net": "198.51.100.10", "mno": "203.0.113.10"},
+                 "settings": {"pool": "198.18.1.0/24"}}}
+    for i, (hnb, settings) in enumerate(hnbs.items()):
+        nodes[hnb] = {"role": "hnb", "addresses": {"net": f"198.51.100.{100 + i}"},
+                      "settings": settings}
+    return topology.parse({
+        "name": name, "networks": {"net": {"subnet": "198.51.100.0/24", "kind": "public"},
+                                   "mno": {"subnet": "203.0.113.0/24", "kind": "mno"}},
+        "nodes": nodes})
 
 
 @pytest.mark.parametrize("peer,node", [
@@ -63,16 +79,7 @@ def test_inner_address_learned_from_the_segw_by_identity(topo: topology.Topology
 
 
 def test_lease_moves_with_time() -> None:
-    two = topology.parse({
-        "name": "two", "networks": {"net": {"subnet": "198.51.100.0/24", "kind": "public"},
-                                    "mno": {"subnet": "203.0.113.0/24", "kind": "mno"}},
-        "nodes": {
-            "segw": {"role": "segw", "addresses": {"net": "198.51.100.10", "mno": "203.0.113.10"},
-                     "settings": {"pool": "198.18.1.0/24"}},
-            "hnb1": {"role": "hnb", "addresses": {"net": "198.51.100.100"},
-                     "settings": {"serial": "A1"}},
-            "hnb2": {"role": "hnb", "addresses": {"net": "198.51.100.101"},
-                     "settings": {"serial": "B2"}}}})
+    two = segw_and_hnbs("two", {"hnb1": {"serial": "A1"}, "hnb2": {"serial": "B2"}})
     events = [ev(10.0, "hnb1", "ike.up", "segw", inner="198.18.1.5"),
               ev(50.0, "hnb2", "ike.up", "segw", inner="198.18.1.5")]
     res = PeerResolver(two, events)
@@ -112,20 +119,11 @@ def test_identity_helpers() -> None:
 
 def test_the_identity_an_hnb_claims_in_ike_names_it_too() -> None:
     claimed = "100D0B2-HNB0666@hnb.operator.example"   # scenarios: hnb-identity-mismatch
-    hnb = {"role": "hnb", "addresses": {"net": "198.51.100.100"}}
-    three = topology.parse({
-        "name": "three", "networks": {"net": {"subnet": "198.51.100.0/24", "kind": "public"},
-                                      "mno": {"subnet": "203.0.113.0/24", "kind": "mno"}},
-        "nodes": {
-            "segw": {"role": "segw", "addresses": {"net": "198.51.100.10", "mno": "203.0.113.10"},
-                     "settings": {"pool": "198.18.1.0/24"}},
-            "hnb1": {**hnb, "settings": {"serial": "A1"}},
-            "hnb2": {**hnb, "addresses": {"net": "198.51.100.101"},
-                     "settings": {"serial": "B2", "ike_identity": claimed}},
-            # claims hnb1's identity: hnb1 stays its owner
-            "hnb3": {**hnb, "addresses": {"net": "198.51.100.102"},
-                     "settings": {"serial": "C3",
-                                  "ike_identity": "100D0B2-A1@hnb.operator.example"}}}})
+    three = segw_and_hnbs("three", {
+        "hnb1": {"serial": "A1"},
+        "hnb2": {"serial": "B2", "ike_identity": claimed},
+        # claims hnb1's identity: hnb1 stays its owner
+        "hnb3": {"serial": "C3", "ike_identity": "100D0B2-A1@hnb.operator.example"}})
     res = PeerResolver(three)
     assert res.node(claimed) == "hnb2"
     assert res.node(claimed.upper()) == "hnb2"

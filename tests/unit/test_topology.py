@@ -133,6 +133,20 @@ def test_pool_overlapping_a_network() -> None:
                for p in problems(d))
 
 
+@pytest.mark.parametrize("pool, ok", [("10.99.0.0/29", True), ("10.99.0.0/30", False),
+                                      ("10.99.0.0/32", False)])
+def test_pool_too_small_to_split(pool: str, ok: bool) -> None:
+    # the SeGW splits its pool into a shared and a readdress half (lab.nodes.segw.pools)
+    d = base()
+    d["nodes"]["segw-serving"]["settings"]["pool"] = pool
+    msg = (f"nodes.segw-serving.settings.pool: {pool} is too small to split in two halves "
+           "(use a /29 or larger)")
+    if ok:
+        topology.parse(d, source="t.yaml")
+    else:
+        assert msg in problems(d)
+
+
 def test_every_problem_reported_at_once() -> None:
     d = copy.deepcopy(base())
     d["nodes"]["hnbgw"]["role"] = "rnc"

@@ -207,26 +207,22 @@ class Tunnels:
 
         lines: list[str] = []  # this attempt's charon log (VICI control-log of initiate)
 
-        def initiate() -> None:
+        def initiate() -> list[dict[str, Any]]:
             s = charon.session()
             s.load_conn(conn)
             for entry in s.initiate({"child": "mno", "ike": name,
                                      "timeout": str(int(timeout * 1000)),
                                      "init-limits": "no"}):
                 lines.append(str(charon.decode(entry).get("msg", "")))
+            return charon.list_sas()
 
         try:
-            await asyncio.to_thread(initiate)
+            sas = await asyncio.to_thread(initiate)
         except vici.exception.CommandException as exc:
             reason = failure_reason(lines) or f"{exc} (charon logged no reason)"
             self.events.emit("ike.failed", f"IKE to {fqdn} failed: {reason}", peer=fqdn,
                              segw=fqdn, outer=addr, reason=reason)
             raise TunnelError(f"IKEv2 to {fqdn} ({addr}) failed: {reason}") from exc
-        except (OSError, vici.exception.SessionException) as exc:
-            raise TunnelError(f"IKEv2 to {fqdn}: the HNB's charon does not answer on VICI "
-                              f"({exc})") from exc
-        try:
-            sas = await asyncio.to_thread(charon.list_sas)
         except (OSError, vici.exception.SessionException) as exc:
             raise TunnelError(f"IKEv2 to {fqdn}: the HNB's charon does not answer on VICI "
                               f"({exc})") from exc
@@ -296,8 +292,9 @@ HNB_RULES: list[charon.Rule] = [
                 r"certificate not valid now (valid from \1): expired or not yet valid"),
     charon.rule(r"no issuer certificate found for (.*)", "issuer", r"certificate untrusted: no "
                 r"issuer certificate for \1 under the operator root CA"),
+    # what an unknown issuer or an invalid certificate ends in: said only when nothing else is
     charon.rule(r"no trusted (\S+) public key found for '([^']*)'", "trust",
-                r"certificate untrusted: no trusted \1 public key for '\2'"),
+                r"certificate untrusted: no trusted \1 public key for '\2'", consequence=True),
     charon.rule(r"constraint check failed: (.*)", "identity", r"SeGW identity mismatch: \1"),
     charon.rule(r"no private key found for '([^']*)'", "key",
                 r"no private key for our identity '\1'"),
