@@ -41,7 +41,7 @@ def alarm_config(ctx: Ctx) -> None:
 
 
 @scenario(name="alarm-config-fault", topology="intranet.yaml", clauses=["5.5.1"],
-          options={"expect_fault": True, **BY_CR}, expect="5.5.1/2: 9003",
+          negative=True, options=BY_CR, expect="5.5.1/2: 9003",
           title="an invalid ReportingMechanism: SPV fault, the procedure ends as a failure")
 def alarm_config_fault(ctx: Ctx) -> None:
     ctx.ensure_registered()

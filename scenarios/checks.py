@@ -14,10 +14,12 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
+from lab.cwmp.faults import FAULT_STRINGS
+from lab.cwmp.rpc import VALUE_CHANGE
 from lab.evidence.events import Event
 
 # TransferComplete codes of a failed download (TR-069 A.3.3.3): 9010 (CWMP 1.0), 9014-9019
-DOWNLOAD_FAULTS = {9010, 9014, 9015, 9016, 9017, 9018, 9019}
+DOWNLOAD_FAULTS = {c for c, s in FAULT_STRINGS.items() if s.startswith("Download failure")}
 
 
 def _of(events: Iterable[Event], node: str, kind: str, **fields: Any) -> list[Event]:
@@ -136,7 +138,7 @@ def queued_report(events: Iterable[Event], hms: str, device: str, problem: str,
     if first.fields.get("source") != "QueuedEvent":
         return f"'{problem}' was reported from {first.fields.get('source')}, not QueuedEvent"
     codes = first.fields.get("events") or []
-    if set(codes) <= {"4 VALUE CHANGE"}:
+    if set(codes) <= {VALUE_CHANGE}:
         return (f"'{problem}' was reported in a session opened for it (Inform {codes}), "
                 "not in the next one opened for another reason")
     if sessions and sessions[0].fields.get("session") != first.fields.get("session"):
@@ -144,12 +146,6 @@ def queued_report(events: Iterable[Event], hms: str, device: str, problem: str,
                 f"next session after it was raised ({sessions[0].fields.get('session')}, "
                 f"Inform {sessions[0].fields.get('events')})")
     return ""
-
-
-def task_session(events: Iterable[Event], hms: str, task: int) -> str | None:
-    """The HMS session a task's request went out in."""
-    e = next(iter(_of(events, hms, "hms.task.sent", task=task)), None)
-    return None if e is None else e.fields.get("session")
 
 
 # ---- PM ---------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from scenarios.harness import Ctx, ScenarioError, scenario
 RAN = "Device.Services.FAPService.1.CellConfig.UMTS.RAN."
 ACCESS = "Device.Services.FAPService.1.AccessMgmt.UMTS."
 BY_CR = {"trigger": "connection-request"}  # flows_for: the "-cr" flows
-PORTS = {"http": 8080, "https": 8443, "ftp": 2121}
+# the HMS's file server (CM files, PM uploads): its port per scheme
+PORTS = {"http": 8080, "https": 8443, "ftp": 2121, "ftps": 2990, "sftp": 2222}
 
 
 def queue(ctx: Ctx, kind: str, args: dict[str, Any]) -> int:
@@ -82,7 +83,7 @@ BAD_CODES = {f"{ACCESS}MaxUEsServed": {9006, 9007}, f"{ACCESS}NoSuchParameter": 
 
 
 @scenario(name="cm-spv-fault", topology="intranet.yaml", clauses=["5.3.2"],
-          options={"expect_fault": True, **BY_CR}, expect="5.3.2/B: 9003",
+          negative=True, options=BY_CR, expect="5.3.2/B: 9003",
           title="CM by SetParameterValues with invalid values: per-parameter faults, "
                 "nothing applied")
 def cm_spv_fault(ctx: Ctx) -> None:
@@ -110,14 +111,16 @@ def _cm_file(ctx: Ctx, name: str, params: dict[str, str], corrupt: bool = False)
     return name
 
 
-def _url(ctx: Ctx, name: str, scheme: str) -> str:
-    """The CM file's URL by the file server's name (the HTTPS certificate names it)."""
+def file_url(ctx: Ctx, scheme: str, path: str) -> str:
+    """A URL on the serving HMS's file server by its name (the HTTPS certificate names it),
+    e.g. path "cm/a.xml" or "pm/"."""
     host = ctx.topo.nodes[ctx.hms()].settings.get("fqdn")
-    return f"{scheme}://{host}:{PORTS[scheme]}/cm/{name}"
+    return f"{scheme}://{host}:{PORTS[scheme]}/{path}"
 
 
 def _download(ctx: Ctx, name: str, scheme: str = "http") -> tuple[int, dict[str, Any]]:
-    task = queue(ctx, "Download", {"cm_file": name, "url": _url(ctx, name, scheme)})
+    task = queue(ctx, "Download", {"cm_file": name,
+                                   "url": file_url(ctx, scheme, f"cm/{name}")})
     return task, wait_task(ctx, task)
 
 
@@ -145,7 +148,7 @@ def cm_download(ctx: Ctx) -> None:
 
 
 @scenario(name="cm-download-bad", topology="intranet.yaml", clauses=["5.3.1"],
-          options={"expect_fault": True, **BY_CR}, expect="5.3.1/D: 9018",
+          negative=True, options=BY_CR, expect="5.3.1/D: 9018",
           title="a corrupt CM file and one with an invalid parameter: TransferComplete "
                 "FaultCode, nothing applied")
 def cm_download_bad(ctx: Ctx) -> None:

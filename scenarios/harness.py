@@ -54,10 +54,10 @@ class Scenario:
 
     def check(self) -> None:
         """ValueError naming the scenario when `expect` does not fit its flows, or when it
-        is marked negative (or expect_fault) without saying what failure it expects."""
+        is marked negative without saying what failure it expects."""
         where = f"scenario {self.name}"
         if not self.expect:
-            if self.negative or self.options.get("expect_fault"):
+            if self.negative:
                 raise ValueError(f"{where}: expects a failure but does not say where: set "
                                  f"expect='FLOW/STEP[,STEP...][: TEXT]', e.g. '5.1.2/3: "
                                  f"certificate'")

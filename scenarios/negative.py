@@ -33,12 +33,7 @@ def segw_unreachable(ctx: Ctx) -> None:
 def refused_then_gives_up(ctx: Ctx, why: str) -> None:
     """The HNB's SeGW refuses every IKE attempt and records why (`why` in the reason of each
     ike.auth_failed); the HNB reports the refusal, retries with growing delays, then
-    fails with a clear error.
-
-    `why` is checked here, not in `expect`: step 2.3's evidence is the first of the HNB's
-    ike.failed and the SeGW's ike.auth_failed to land (they race by a millisecond, and the
-    SeGW may wait for late charon log lines), and only the SeGW knows why; "authentication
-    failed" is what both say."""
+    fails with a clear error."""
     fqdn = ctx.topo.nodes[ctx.hnb].settings["segw"]
     segw = ctx.node("segw", lambda n: n.settings.get("fqdn") == fqdn)
     ctx.power_on()

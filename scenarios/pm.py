@@ -10,17 +10,11 @@ from __future__ import annotations
 import time
 
 from scenarios.checks import backlog_delivered, not_measCollec, periodic, pm_received
-from scenarios.cm import BY_CR, queue, wait_task
+from scenarios.cm import BY_CR, PORTS, file_url, queue, wait_task
 from scenarios.harness import Ctx, ScenarioError, scenario
 
 PM_TABLE = "Device.FAP.PerfMgmt.Config."
-TRANSPORTS = {"http": 8080, "https": 8443, "ftp": 2121, "ftps": 2990, "sftp": 2222}
 PERIOD_S = 2
-
-
-def _url(ctx: Ctx, scheme: str, port: int | None = None) -> str:
-    host = ctx.topo.nodes[ctx.hms()].settings.get("fqdn")
-    return f"{scheme}://{host}:{port or TRANSPORTS[scheme]}/pm/"
 
 
 def pm_config(ctx: Ctx) -> str:
@@ -65,7 +59,7 @@ def _checked(ctx: Ctx, since: float) -> None:
           title="the HMS sets the PM upload period; the HNB confirms")
 def pm_period(ctx: Ctx) -> None:
     ctx.ensure_registered()
-    t = set_pm(ctx, True, _url(ctx, "http"), 300)
+    t = set_pm(ctx, True, file_url(ctx, "http", "pm/"), 300)
     if t["state"] != "done":
         raise ScenarioError(f"PM period set failed: {t}")
 
@@ -84,10 +78,10 @@ def _wait_upload(ctx: Ctx, scheme: str, since: float, n: int = 1) -> None:
 def pm_upload(ctx: Ctx) -> None:
     ctx.ensure_registered()
     start = time.time()
-    for scheme in TRANSPORTS:
+    for scheme in PORTS:
         ctx.mark(f"upload over {scheme}")
         since = time.time()
-        set_pm(ctx, True, _url(ctx, scheme), PERIOD_S)
+        set_pm(ctx, True, file_url(ctx, scheme, "pm/"), PERIOD_S)
         # over the first transport, two periods: the uploads are periodic
         n = 2 if scheme == "http" else 1
         _wait_upload(ctx, scheme, since, n)
@@ -98,7 +92,7 @@ def pm_upload(ctx: Ctx) -> None:
             if problem:
                 raise ScenarioError(problem)
     ctx.mark("disable")
-    set_pm(ctx, False, _url(ctx, "http"), PERIOD_S)
+    set_pm(ctx, False, file_url(ctx, "http", "pm/"), PERIOD_S)
     n = len(pm_files(ctx))
     time.sleep(5)
     if len(pm_files(ctx)) != n:
@@ -119,7 +113,7 @@ def _outage(ctx: Ctx, down: bool) -> None:
 def pm_outage(ctx: Ctx) -> None:
     ctx.ensure_registered()
     since = time.time()
-    set_pm(ctx, True, _url(ctx, "http"), PERIOD_S)
+    set_pm(ctx, True, file_url(ctx, "http", "pm/"), PERIOD_S)
     _wait_upload(ctx, "http", since)
     ctx.mark("outage: file server down")
     down_at = time.time()
@@ -148,7 +142,7 @@ def pm_outage(ctx: Ctx) -> None:
         time.sleep(0.5)
     else:
         raise ScenarioError(f"backlog files lost: {sorted(set(backlog) - got)}")
-    set_pm(ctx, False, _url(ctx, "http"), PERIOD_S)
+    set_pm(ctx, False, file_url(ctx, "http", "pm/"), PERIOD_S)
     time.sleep(1.0)  # an upload the last period started lands
     problem = backlog_delivered(ctx.events(), ctx.hnb, ctx.hms(), backlog, since)
     if problem:

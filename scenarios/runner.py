@@ -116,8 +116,8 @@ def _report(s: Scenario, ctx: Ctx, error: str | None, end: float, pcaps: Path) -
     from lab.flows import flows_for
 
     hnb = ctx.hnb
-    # boolean options are flow conditions; expect_fault only marks a negative scenario
-    facts = {k: v for k, v in s.options.items() if isinstance(v, bool) and k != "expect_fault"}
+    # boolean options are flow conditions
+    facts = {k: v for k, v in s.options.items() if isinstance(v, bool)}
     return evaluate_run(ctx.run_dir, s.name, [f.id for f in flows_for(s.clauses, s.options)],
                         start=ctx.since, end=end, hnb=hnb, facts=facts or None,
                         description=s.title, marks=ctx.marks, error=error or "",

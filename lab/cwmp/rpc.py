@@ -316,6 +316,19 @@ CPE_METHODS = [
 ]
 ACS_METHODS = ["Inform", "GetRPCMethods", "TransferComplete"]
 
+# Inform event codes (TR-069 3.7.1.5) that the HNB sends and the flows look for
+BOOTSTRAP = "0 BOOTSTRAP"
+BOOT = "1 BOOT"
+PERIODIC = "2 PERIODIC"
+SCHEDULED = "3 SCHEDULED"
+VALUE_CHANGE = "4 VALUE CHANGE"
+CONNECTION_REQUEST = "6 CONNECTION REQUEST"
+TRANSFER_COMPLETE = "7 TRANSFER COMPLETE"
+M_REBOOT = "M Reboot"
+M_DOWNLOAD = "M Download"
+M_UPLOAD = "M Upload"
+M_SCHEDULE_INFORM = "M ScheduleInform"
+
 
 def name_of(msg: object) -> str:
     return type(msg).__name__

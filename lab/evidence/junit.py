@@ -22,8 +22,7 @@ against the Ant JUnit.xsd (windyroad/JUnit-Schema):
     </testsuites>
 
 A step's time is the time from the previous step's evidence to its own (0 when either is
-not known). Unexpected events do not fail a test case; they are listed in system-err (an
-HMS request the flow rules out fails a "<flow> other HMS requests" test case).
+not known). Unexpected events do not fail a test case; they are listed in system-err.
 
 A negative scenario (Suite.expect) that shows its expected failure is a passing suite: the
 step that failed as expected is a passed test case named "... (expected failure)", with
@@ -53,7 +52,6 @@ from lab.flows.matcher import (
     StepVerdict,
     scenario_unexpected,
 )
-from lab.flows.model import RPC_FAIL
 
 
 @dataclass
@@ -137,17 +135,6 @@ def suite_element(suite: Suite, index: int = 0) -> etree._Element:
                              + (f" ({v.reason})" if v.reason else ""))
             if v.events:
                 out_lines.append(_evidence(v, suite.start))
-        if any(p == RPC_FAIL for p in r.flow.other_rpcs.values()):
-            tests += 1
-            tc = etree.SubElement(ts, "testcase", classname=_x(_classname(suite.scenario, r)),
-                                  name="other HMS requests", time="0.000")
-            ruled_out = [u for u in r.unexpected if u.fails]
-            if ruled_out:
-                failures += 1
-                f = etree.SubElement(tc, "failure", type="unexpected",
-                                     message=_x(f"{ruled_out[0].why}: {ruled_out[0].summary}"))
-                f.text = _x("\n".join(f"+{u.time - suite.start:.3f} s {u.why}: {u.summary}"
-                                       for u in ruled_out))
     if exp is not None:
         tests += 1
         tc = etree.SubElement(ts, "testcase", classname=_x(f"{suite.scenario}.expect"),

@@ -19,6 +19,7 @@ summarises them (lab.evidence.wire) and the steps' wire proofs are checked again
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -53,9 +54,10 @@ class ScenarioReport:
     error: str = ""
     expect: Expect | None = None
 
-    @property
+    @functools.cached_property
     def expectation(self) -> ExpectCheck | None:
-        """Whether the expected failure was seen (None: a positive scenario)."""
+        """Whether the expected failure was seen (None: a positive scenario). Computed
+        once: the results and expect are not changed after the report is made."""
         if self.expect is None:
             return None
         return check_expect(self.results, self.expect)

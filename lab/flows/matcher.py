@@ -23,9 +23,8 @@ Unexpected, listed in the result when no step uses them as evidence:
     Fault, an IKE authentication failure, a refused registration, ...: UNEXPECTED);
   - CWMP requests the bound HMSs sent the HNB in the window that no step claims (an
     unrequested SetParameterValues, a second Download, a read-back GetParameterValues),
-    informational unless the flow's `other_rpcs` says "fail" (or "ignore") for them.
-They do not change the verdict, except such an RPC the flow rules out; missing or failed
-mandatory steps do.
+    informational.
+They do not change the verdict; missing or failed mandatory steps do.
 
 Wire proofs (a step's `wire`), when `match` is given the scenario's captures
 (lab.evidence.wire.WireFacts), are checked for each step that passed on its events: over
@@ -44,14 +43,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lab.evidence.events import Event
 from lab.evidence.peers import PeerResolver
+from lab.evidence.wire import WireFacts, clock
 from lab.flows.binding import check_binding, facts
 from lab.flows.model import (
-    RPC_FAIL,
-    RPC_IGNORE,
     AllOf,
     AnyOf,
     ClearTcp,
@@ -73,9 +71,6 @@ from lab.flows.model import (
 )
 from lab.flows.observed import Message, Observation
 from lab.topology import Topology
-
-if TYPE_CHECKING:
-    from lab.evidence.wire import WireFacts
 
 ALSO_S = 1.0
 PASSED, FAILED, SKIPPED, MISSING = "passed", "failed", "skipped", "missing"
@@ -143,7 +138,6 @@ class Unexpected:
     events: list[Event]
     message: Message | None = None
     info: bool = False     # worth knowing, nothing went wrong (an HMS RPC no step claims)
-    fails: bool = False    # the flow rules it out: fails the flow
 
     @property
     def summary(self) -> str:
@@ -153,7 +147,7 @@ class Unexpected:
     def to_json(self, t0: float) -> dict[str, Any]:
         return {"time": self.time, "offset_s": round(self.time - t0, 3), "why": self.why,
                 "summary": self.summary, "events": [_ev_json(e) for e in self.events],
-                "info": self.info, "fails": self.fails,
+                "info": self.info,
                 "message": self.message.index if self.message else None}
 
 
@@ -169,7 +163,7 @@ class FlowResult:
 
     @property
     def passed(self) -> bool:
-        return not any(v.bad for v in self.steps) and not any(u.fails for u in self.unexpected)
+        return not any(v.bad for v in self.steps)
 
     @property
     def verdict(self) -> str:
@@ -414,11 +408,6 @@ def _check_wire(ctx: _Ctx, verdicts: list[StepVerdict], since: list[float],
                 dict.fromkeys(c.evidence for c in unchecked))
 
 
-def _clock(t: float | None) -> str:
-    from lab.evidence.wire import clock
-    return clock(t)
-
-
 class _WireJudge:
     """One wire proof over window [lo, hi] of a step seen at `at`."""
 
@@ -477,7 +466,7 @@ class _WireJudge:
 
     def _span(self) -> str:
         hi = self.hi if self.until is None else min(self.hi, self.until)
-        return f"{_clock(self.lo)}-{_clock(hi)}"
+        return f"{clock(self.lo)}-{clock(hi)}"
 
     def _caught_up(self) -> bool:
         """The captures reach the step: what they lack is absent, not still unwritten
@@ -488,8 +477,8 @@ class _WireJudge:
         """Contradicted when the captures reach the step, else unchecked."""
         if self._caught_up():
             return WireCheck(self.p, CONTRADICTED, f"{self.pcap}: {why}")
-        return self._unchecked(f"{self.pcap} ends at {_clock(self.until)}, before the step "
-                               f"({_clock(self.at)}): the capture had not caught up")
+        return self._unchecked(f"{self.pcap} ends at {clock(self.until)}, before the step "
+                               f"({clock(self.at)}): the capture had not caught up")
 
     def _proven(self, text: str, t: float | None, end: float | None) -> WireCheck:
         return WireCheck(self.p, PROVEN, f"{self.pcap}: {text}", t, end)
@@ -515,8 +504,8 @@ class _WireJudge:
                 if best is None or pairs[-1][2].time > best[-1][2].time:
                     best = pairs
         if best:
-            text = "; ".join(f"{x} {req.where} at {_clock(req.time)}, answered "
-                             f"{_clock(res.time)}" for x, req, res in best)
+            text = "; ".join(f"{x} {req.where} at {clock(req.time)}, answered "
+                             f"{clock(res.time)}" for x, req, res in best)
             return self._proven(f"{text} (IKE SA {best[0][1].spi_i}, initiator "
                                 f"{self._who(best[0][1].initiator)})",
                                 best[0][1].time, best[-1][2].time)
@@ -549,7 +538,7 @@ class _WireJudge:
             first = min(t for t in (f1, f2) if t is not None)
             last = max(t for t in (l1, l2) if t is not None)
             return self._proven(f"{n1} {label} packets {where} and {n2} back, between "
-                                f"{_clock(first)} and {_clock(last)}", first, last)
+                                f"{clock(first)} and {clock(last)}", first, last)
         if n1 or n2:
             return self._not_there(f"ESP only one way between {a} and {b} in "
                                    f"{self._span()} ({n1} {a} -> {b}, {n2} back)")
@@ -566,7 +555,7 @@ class _WireJudge:
                 d = qs[0]
                 return WireCheck(p, CONTRADICTED, f"{self.pcap}: clear-text DNS query "
                                  f"{d.qname} {d.qtype} from {self._who(d.src, d.time)} to "
-                                 f"{self._who(d.dst, d.time)} at {_clock(d.time)}: "
+                                 f"{self._who(d.dst, d.time)} at {clock(d.time)}: "
                                  f"{target}'s name was looked up outside the tunnel",
                                  d.time, d.time)
             if not self._caught_up():
@@ -584,9 +573,9 @@ class _WireJudge:
                     and r.src == d.dst and r.dst == d.src and r.dport == d.sport
                     and r.time >= d.time), None)
         answered = (f", answered {ans.rcode} {','.join(ans.answers) or '-'} at "
-                    f"{_clock(ans.time)}" if ans else ", no answer captured")
+                    f"{clock(ans.time)}" if ans else ", no answer captured")
         return self._proven(f"DNS query {d.qname} {d.qtype} from {self._who(d.src, d.time)} "
-                            f"to {self._who(d.dst, d.time)} at {_clock(d.time)}{answered}",
+                            f"to {self._who(d.dst, d.time)} at {clock(d.time)}{answered}",
                             d.time, ans.time if ans else d.time)
 
     def _streams(self, client: str, server: str, port: int | None = None) -> list[Any]:
@@ -603,21 +592,21 @@ class _WireJudge:
         if good:
             s = good[-1]
             return self._proven(f"TLS ClientHello {s.where} SNI {s.sni} at "
-                                f"{_clock(s.client_hello)}, ServerHello at "
-                                f"{_clock(s.server_hello)}", s.client_hello, s.server_hello)
+                                f"{clock(s.client_hello)}, ServerHello at "
+                                f"{clock(s.server_hello)}", s.client_hello, s.server_hello)
         if tls:
             s = tls[-1]
             why = ("no ServerHello came back" if s.sni and self._is(s.sni, sni_lane)
                    else f"its SNI {s.sni!r} does not name {self._node(sni_lane)}" if s.sni
                    else "it carries no SNI")
             return WireCheck(p, CONTRADICTED, f"{self.pcap}: TLS ClientHello {s.where} at "
-                             f"{_clock(s.client_hello)}: {why}", s.client_hello,
+                             f"{clock(s.client_hello)}: {why}", s.client_hello,
                              s.server_hello)
         clear = [s for s in streams if s.kind == "clear"]
         if clear:
             s = clear[0]
             return WireCheck(p, CONTRADICTED, f"{self.pcap}: TCP {s.where} at "
-                             f"{_clock(s.first_data)} is clear text ({s.head!r}), not TLS",
+                             f"{clock(s.first_data)} is clear text ({s.head!r}), not TLS",
                              s.first_data, s.first_data)
         return self._not_there(f"no TLS connection from {self._node(p.client)} to "
                                f"{self._node(p.server)} in {self._span()}")
@@ -628,7 +617,7 @@ class _WireJudge:
         a, b = self._node(p.client), self._node(p.server)
         if clear:
             s = clear[0]
-            text = f"clear-text TCP {s.where} at {_clock(s.first_data)}: {s.head!r}"
+            text = f"clear-text TCP {s.where} at {clock(s.first_data)}: {s.head!r}"
             if p.absent:
                 return WireCheck(p, CONTRADICTED, f"{self.pcap}: {text}", s.first_data,
                                  s.first_data)
@@ -719,7 +708,7 @@ def _unexpected(ctx: _Ctx, flow: Flow, verdicts: list[StepVerdict], start: float
             out.append(Unexpected(m.time, why, list(m.records), m))
         else:
             out.append(Unexpected(e.time, why, [e]))
-    out += _unclaimed_rpcs(ctx, flow, used, seen_msgs, start, end)
+    out += _unclaimed_rpcs(ctx, used, seen_msgs, start, end)
     return sorted(out, key=lambda u: u.time)
 
 
@@ -730,7 +719,7 @@ def is_rpc_request(m: Message) -> bool:
         and not m.name.endswith("Response")
 
 
-def _unclaimed_rpcs(ctx: _Ctx, flow: Flow, used: set[int], seen_msgs: set[int],
+def _unclaimed_rpcs(ctx: _Ctx, used: set[int], seen_msgs: set[int],
                     start: float, end: float | None) -> list[Unexpected]:
     """CWMP requests a bound HMS sent the bound HNB in the window that no step claims."""
     hnb = ctx.binding.get("HNB")
@@ -743,14 +732,9 @@ def _unclaimed_rpcs(ctx: _Ctx, flow: Flow, used: set[int], seen_msgs: set[int],
             continue
         if any(id(r) in used for r in m.records):
             continue
-        policy = flow.rpc_policy(m.name)
-        if policy == RPC_IGNORE:
-            continue
         purpose = m.fields.get("purpose")
-        why = ("HMS request no step accounts for" + (f" (task {purpose})" if purpose else "")
-               + (f": {flow.id} rules out {m.name}" if policy == RPC_FAIL else ""))
-        out.append(Unexpected(m.time, why, list(m.records), m, info=policy != RPC_FAIL,
-                              fails=policy == RPC_FAIL))
+        why = "HMS request no step accounts for" + (f" (task {purpose})" if purpose else "")
+        out.append(Unexpected(m.time, why, list(m.records), m, info=True))
     return out
 
 
@@ -852,9 +836,6 @@ def check_expect(results: Iterable[FlowResult], expect: Expect) -> ExpectCheck:
         if wrong:
             return ExpectCheck(expect, False, f"{other.flow.id} {_said(wrong[0])} as well",
                                seen, r)
-        ruled_out = [u for u in other.unexpected if u.fails]
-        if ruled_out:
-            return ExpectCheck(expect, False, f"{other.flow.id}: {ruled_out[0].why}", seen, r)
     at = ", ".join(f"{v.step.id} ({v.status})" for v in seen)
     detail = hit.reason or "; ".join(e.summary for e in hit.events[:1])
     return ExpectCheck(expect, True, f"{r.flow.id} step{'s' if len(seen) > 1 else ''} {at}: "

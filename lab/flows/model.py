@@ -447,10 +447,6 @@ class Step:
         return {self.frm, self.to} | self.proof.lanes()
 
 
-# How an HMS request that no step of a flow accounts for counts (Flow.other_rpcs).
-RPC_IGNORE, RPC_INFO, RPC_FAIL = "ignore", "info", "fail"
-
-
 @dataclass(frozen=True)
 class Flow:
     id: str                      # "5.1.1", "5.4-1", ...
@@ -458,19 +454,6 @@ class Flow:
     clause: str                  # the heading it implements
     steps: tuple[Step, ...]
     note: str = ""
-    # A CWMP RPC the HMS sent in the window that no step claims is listed as unexpected:
-    # RPC name (or "*") -> "info" (listed, the default), "ignore" (normal here, e.g. a
-    # read-back), or "fail" (the flow fails: the spec rules it out here).
-    other_rpcs: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for name, policy in self.other_rpcs.items():
-            if policy not in (RPC_IGNORE, RPC_INFO, RPC_FAIL):
-                raise ValueError(f"flow {self.id}: other_rpcs[{name!r}] is {policy!r}, not "
-                                 f"one of {RPC_IGNORE}, {RPC_INFO}, {RPC_FAIL}")
-
-    def rpc_policy(self, name: str) -> str:
-        return self.other_rpcs.get(name, self.other_rpcs.get("*", RPC_INFO))
 
     def step(self, sid: str) -> Step:
         for s in self.steps:

@@ -28,6 +28,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
+from lab.cwmp.rpc import BOOTSTRAP, CONNECTION_REQUEST, VALUE_CHANGE
 from lab.flows.model import (
     Absent,
     AnyPrefix,
@@ -84,7 +85,6 @@ class OnNet(FieldTest):
         return f"on a {self.kind} network"
 
 
-CONNECTION_REQUEST, BOOTSTRAP = "6 CONNECTION REQUEST", "0 BOOTSTRAP"
 FAPGW_SERVER1 = "Device.Services.FAPService.1.FAPControl.UMTS.Gateway.FAPGWServer1"
 
 
@@ -568,7 +568,7 @@ F_5_5_2 = Flow("5.5.2", "Alarm reporting (by RPC method)", "5.5.2 Alarm reportin
 # CHANGE"); a queued (passive) one waits for the next session opened for another reason,
 # so its Inform carries another event too. Reported earlier, it would be recorded then
 # and not again: that record is the failure.
-_OWN_SESSION = ["4 VALUE CHANGE"]
+_OWN_SESSION = [VALUE_CHANGE]
 F_5_5_2_EXPEDITED = Flow("5.5.2-expedited", "Alarm reporting: an expedited alarm, at once",
                          "5.5.2 Alarm reporting procedure: active notifications reported "
                          "immediately", (
@@ -576,7 +576,7 @@ F_5_5_2_EXPEDITED = Flow("5.5.2-expedited", "Alarm reporting: an expedited alarm
       "occurs", ev("alarm.raise", HNB, mechanism="0 Expedited")),
     S("1", M, HNB, HMS_S, "Inform", "HNB reports it at once, in a session it opens for it "
       "(Inform 4 VALUE CHANGE)",
-      msg("Inform", HNB, HMS_S, events=Has("4 VALUE CHANGE"))
+      msg("Inform", HNB, HMS_S, events=Has(VALUE_CHANGE))
       & ev("hms.alarm", HMS_S, peer=HNB, source="ExpeditedEvent",
            notification_type="NewAlarm")),
     S("2", M, HMS_S, HNB, "InformResponse", "TR-069 manager responds with InformResponse",

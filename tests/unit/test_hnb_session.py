@@ -514,3 +514,29 @@ async def test_stop_during_retry_wait_leaves_no_task(tmp_path: Path) -> None:
         assert "Cannot connect" in rec.error or "9" in rec.error
     assert hnb.client._tasks == set()
     assert hnb.client._run_task is None
+
+
+async def test_stop_mid_session_still_logs_the_session_end(tmp_path: Path) -> None:
+    # an ACS that never answers the Inform: the HNB is stopped with the session open
+    arrived = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.Response:
+        arrived.set()
+        await asyncio.sleep(WAIT * 10)
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/acs", handler)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with running_hnb(tmp_path, f"http://127.0.0.1:{port}/acs") as hnb:
+            await asyncio.wait_for(arrived.wait(), WAIT)
+    finally:
+        await runner.cleanup()
+    states = [(e.fields["state"], e.fields.get("ok"), e.fields.get("error"))
+              for e in hnb.events.memory if e.kind == "cwmp.session"]
+    assert states == [("start", None, None), ("end", False, "cancelled")]

@@ -191,27 +191,15 @@ def test_scenario_error_is_a_junit_error_and_fails_the_report(tmp_path: Path) ->
 
 
 def test_hms_requests_no_step_claims_in_junit() -> None:
-    from dataclasses import replace
-
     from tests.unit.test_flows_fixtures import operator_spv
 
     r = operator_spv(also=("Download",))
     start = max(e.time for e in r.events if e.kind == "hnbap.rx") + 1.0
     obs = Observation(r.events, r.topo)
     b = suggest_binding(r.topo)
-    # informational by default: listed in system-err, no test case fails
+    # informational: listed in system-err, no test case fails
     suite = etree.fromstring(junit_xml([Suite("cm-spv", [match(FLOWS["5.3.2"], b, obs,
                                                                start=start)], start)]))[0]
     assert suite.get("failures") == "0"
     assert "(informational)" in suite.find("system-err").text
     assert "Download" in suite.find("system-err").text
-    # a flow that rules Download out: one failing "other HMS requests" test case
-    strict = replace(FLOWS["5.3.2"], other_rpcs={"Download": "fail"})
-    doc = etree.fromstring(junit_xml([Suite("cm-spv", [match(strict, b, obs, start=start)],
-                                            start)]))
-    assert ANT_JUNIT.validate(doc), ANT_JUNIT.error_log
-    suite = doc[0]
-    (f,) = suite.xpath(".//failure")
-    assert f.getparent().get("name") == "other HMS requests"
-    assert "rules out Download" in f.get("message")
-    assert suite.get("failures") == "1" and suite.get("tests") == "4"

@@ -53,6 +53,19 @@ import aiohttp.abc
 
 from lab.cwmp import envelope, rpc
 from lab.cwmp.faults import CPE_FAULT_BASE, CwmpError
+from lab.cwmp.rpc import (
+    BOOT,
+    BOOTSTRAP,
+    CONNECTION_REQUEST,
+    M_DOWNLOAD,
+    M_REBOOT,
+    M_SCHEDULE_INFORM,
+    M_UPLOAD,
+    PERIODIC,
+    SCHEDULED,
+    TRANSFER_COMPLETE,
+    VALUE_CHANGE,
+)
 from lab.datamodel import DataModelError
 from lab.evidence.events import EventLog
 from lab.nodes.hnb import transfers
@@ -62,17 +75,6 @@ log = logging.getLogger(__name__)
 MS = "Device.ManagementServer."
 URL_PARAM = MS + "URL"
 
-BOOTSTRAP = "0 BOOTSTRAP"
-BOOT = "1 BOOT"
-PERIODIC = "2 PERIODIC"
-SCHEDULED = "3 SCHEDULED"
-VALUE_CHANGE = "4 VALUE CHANGE"
-CONNECTION_REQUEST = "6 CONNECTION REQUEST"
-TRANSFER_COMPLETE = "7 TRANSFER COMPLETE"
-M_REBOOT = "M Reboot"
-M_DOWNLOAD = "M Download"
-M_UPLOAD = "M Upload"
-M_SCHEDULE_INFORM = "M ScheduleInform"
 
 # Events dropped when the session carrying them fails (TR-069: "not retried").
 NOT_RETRIED = {CONNECTION_REQUEST}
@@ -423,16 +425,26 @@ class CwmpClient:
         except (SessionError, CwmpError, aiohttp.ClientError, OSError, ValueError) as exc:
             rec.error = str(exc) or type(exc).__name__
             self._factory_reset, self._reboot_key = False, None  # only after success
-        self.events.emit("cwmp.session", f"session {rec.index} "
-                         f"{'completed' if rec.ok else 'failed: ' + rec.error}",
-                         peer=url, url=url, events=rec.events, ok=rec.ok, error=rec.error,
-                         state="end")
+        except asyncio.CancelledError:
+            # HNB stopped/powered off mid-session: still close the session in the log, or
+            # anything pairing start with end (wait_between_sessions) waits on it forever
+            rec.error = "cancelled"
+            self._factory_reset, self._reboot_key = False, None
+            self._emit_session_end(rec, url)
+            raise
+        self._emit_session_end(rec, url)
         self._save_model()
         async with self._done:
             self.sessions.append(rec)
             self._done.notify_all()
         await call_hook(self.on_session_done, rec)
         return rec.ok
+
+    def _emit_session_end(self, rec: SessionRecord, url: str) -> None:
+        self.events.emit("cwmp.session", f"session {rec.index} "
+                         f"{'completed' if rec.ok else 'failed: ' + rec.error}",
+                         peer=url, url=url, events=rec.events, ok=rec.ok, error=rec.error,
+                         state="end")
 
     def _http_session(self) -> aiohttp.ClientSession:
         user = self._get(MS + "Username")
